@@ -1,0 +1,96 @@
+"""atgen: active learning for text generation (the core).
+
+Plugin authors need ``hookimpl`` and the base classes re-exported here. Importing this package never
+imports torch or any other heavy library.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from atgen_core.components import (
+    KINDS,
+    AnnotationContext,
+    Annotator,
+    Budget,
+    Component,
+    DataContext,
+    DataSource,
+    EmbedContext,
+    Embedder,
+    EmptyConfig,
+    GenerationConfig,
+    Metric,
+    MetricContext,
+    ModelContext,
+    ModelSpec,
+    PluginConfig,
+    SelectionContext,
+    Strategy,
+    TrainContext,
+    Trainer,
+)
+from atgen_core.types import (
+    AnnotationItem,
+    AnnotationResult,
+    Embeddings,
+    Example,
+    Generation,
+    GenerationSettings,
+    LabelledView,
+    MetricKey,
+    MetricResult,
+    ModelHandle,
+    PoolView,
+    Requirements,
+    SamplingRequest,
+    Signals,
+    TrainExample,
+    TrainResult,
+)
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("atgen")
+"""Marker for hook implementations in plugins: ``@hookimpl def atgen_register_strategies(): ...``."""
+
+__all__ = [
+    "KINDS",
+    "AnnotationContext",
+    "AnnotationItem",
+    "AnnotationResult",
+    "Annotator",
+    "Budget",
+    "Component",
+    "DataContext",
+    "DataSource",
+    "EmbedContext",
+    "Embedder",
+    "Embeddings",
+    "EmptyConfig",
+    "Example",
+    "Generation",
+    "GenerationConfig",
+    "GenerationSettings",
+    "LabelledView",
+    "Metric",
+    "MetricContext",
+    "MetricKey",
+    "MetricResult",
+    "ModelContext",
+    "ModelHandle",
+    "ModelSpec",
+    "PluginConfig",
+    "PoolView",
+    "Requirements",
+    "SamplingRequest",
+    "SelectionContext",
+    "Signals",
+    "Strategy",
+    "TrainContext",
+    "TrainExample",
+    "TrainResult",
+    "Trainer",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,59 @@
+"""The ``atgen`` command line.
+
+Each sub-command lives in its own module exposing ``register(subparsers)``; the handler it installs
+returns the process exit code. Errors the user can fix print one clear message and exit 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from atgen_core import __version__
+
+COMMAND_MODULES = (
+    "atgen_core.cli.plugins_cmd",
+    "atgen_core.cli.spec_cmd",
+    "atgen_core.cli.run_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="atgen", description="Active learning for text generation: pick, label, fine-tune, measure."
+    )
+    parser.add_argument("--version", action="version", version=f"atgen-core {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``atgen`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code = int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; the run directory keeps everything done so far (resume with `atgen resume`)",
+              file=sys.stderr)
+        code = 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

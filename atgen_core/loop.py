@@ -1,0 +1,786 @@
+"""The active-learning loop, driven from the run store so that it can resume anywhere.
+
+A run is a sequence of *rounds*. Round 0 selects the first batch (random for a warm start, the
+strategy for a cold start); every later round selects ``query_size`` items with the strategy. Each
+round then annotates its selection, trains on every label so far, and evaluates on the test set. The
+untrained model is evaluated first (stored as round -1). Each step is committed to the store when it
+finishes (each label as it arrives), and a step already in the store is never redone: a run killed at
+any point and resumed ends in the same state as an uninterrupted one, and no annotator is asked twice
+for the same item.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from atgen_core.components import (
+    AnnotationContext,
+    Annotator,
+    Budget,
+    DataContext,
+    DataSource,
+    EmbedContext,
+    Embedder,
+    Metric,
+    MetricContext,
+    ModelContext,
+    SelectionContext,
+    Strategy,
+    TrainContext,
+    Trainer,
+)
+from atgen_core.data import load_data, seeded_subset
+from atgen_core.errors import AtgenError, StoreError
+from atgen_core.progress import make_progress
+from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, resolve_spec
+from atgen_core.store import RunLock, RunStore
+from atgen_core.types import (
+    AnnotationItem,
+    AnnotationResult,
+    Embeddings,
+    Example,
+    Generation,
+    LabelledView,
+    ModelHandle,
+    PoolView,
+    Requirements,
+    Signals,
+    TrainExample,
+)
+
+if TYPE_CHECKING:
+    from atgen_core.registry import Registry
+
+__all__ = ["BASE_ROUND", "ComponentError", "Experiment", "RunSummary"]
+
+log = logging.getLogger("atgen")
+
+OVER_BUDGET = "over the money budget"
+
+BASE_ROUND = -1
+"""Round index under which the untrained model's evaluation is stored."""
+
+# Spec fields that may change when a stored run is continued (to extend it).
+_EXTENDABLE = ("iterations", "budget", "stop_when")
+
+
+class ComponentError(AtgenError):
+    """A component broke its contract (e.g. a strategy returned positions instead of ids)."""
+
+
+@dataclass
+class RunSummary:
+    """What a finished (or stopped) run did."""
+
+    run_dir: Path
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str = ""
+    labels: int = 0
+    money: float = 0.0
+
+    def table(self) -> str:
+        """A plain-text table: one row per evaluated round."""
+        if not self.rounds:
+            return "(no evaluation yet)"
+        keys: list[str] = []
+        for row in self.rounds:
+            for key in row["metrics"]:
+                if key not in keys and not key.startswith("time_"):
+                    keys.append(key)
+        head = ["round", "labels", *keys, "train_s"]
+        lines = [head]
+        for row in self.rounds:
+            name = "base" if row["round"] == BASE_ROUND else str(row["round"])
+            values = [_fmt(row["metrics"].get(k)) for k in keys]
+            train = row.get("train_seconds")
+            lines.append([name, str(row["labels"]), *values, "-" if train is None else f"{train:.1f}"])
+        widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+        return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in lines)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def _canonical_spec(spec: ExperimentSpec) -> dict[str, Any]:
+    data = spec.model_dump(mode="json", by_alias=True)
+    data.pop("$schema", None)
+    return data
+
+
+def _rng(seed: int, round_: int, purpose: int) -> np.random.Generator:
+    return np.random.default_rng([seed & 0xFFFFFFFF, round_ + 1, purpose])
+
+
+class Experiment:
+    """One active-learning experiment bound to its run directory.
+
+    Use ``run()`` for the whole loop, or drive it step by step from a notebook: ``query()``,
+    ``annotate()`` (or ``teach()`` with your own labels), ``train()``, ``evaluate()``.
+    """
+
+    def __init__(
+        self,
+        resolved: ResolvedSpec,
+        run_dir: Path,
+        *,
+        progress: bool | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.resolved = resolved
+        self.spec = resolved.spec
+        self.run_dir = Path(run_dir)
+        self.progress = make_progress(progress)
+        self.cache_dir = cache_dir
+        self._lock = RunLock(self.run_dir)
+        self._lock.acquire()
+        self._log_handler: logging.Handler | None = None
+        try:
+            self.store = RunStore(self.run_dir)
+            self._attach_log()
+            self._check_or_store_spec()
+            self.strategy: Strategy = resolved.strategy.build()  # type: ignore[assignment]
+            self.annotator: Annotator = resolved.annotator.build()  # type: ignore[assignment]
+            self.trainer: Trainer = resolved.trainer.build()  # type: ignore[assignment]
+            self.metrics: list[Metric] = [m.build() for m in resolved.metrics]  # type: ignore[misc]
+            self.embedder: Embedder | None = (
+                resolved.embedder.build() if resolved.embedder is not None else None  # type: ignore[assignment]
+            )
+            self.pool, self.test = self._load_examples()
+        except BaseException:
+            self.close()
+            raise
+        self._by_id: dict[str, Example] = {e.id: e for e in (*self.pool, *self.test)}
+        self._model: ModelHandle | None = None
+        self._model_round: int | None = None
+        self._drafts: dict[str, str] = {}
+
+    # -- construction -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: ExperimentSpec | Mapping[str, Any] | str | Path,
+        *,
+        registry: Registry | None = None,
+        run_dir: Path | None = None,
+        progress: bool | None = None,
+    ) -> Experiment:
+        """Build an experiment from a spec object, a dict or a JSON file path."""
+        from atgen_core.plugins import get_registry
+
+        registry = registry if registry is not None else get_registry()
+        base_dir: Path | None = None
+        source: str | None = None
+        if isinstance(spec, (str, Path)):
+            source = str(spec)
+            base_dir = Path(spec).resolve().parent
+            raw: Mapping[str, Any] = load_spec_file(spec)
+        elif isinstance(spec, ExperimentSpec):
+            raw = spec.model_dump(mode="json", by_alias=True, exclude={"schema_"})
+        else:
+            raw = spec
+        resolved = resolve_spec(raw, registry, source=source, base_dir=base_dir)
+        target = run_dir if run_dir is not None else resolved.spec.run_dir(Path.cwd())
+        return cls(resolved, target, progress=progress)
+
+    @classmethod
+    def resume(
+        cls, run_dir: Path, *, registry: Registry | None = None, progress: bool | None = None
+    ) -> Experiment:
+        """Reopen a stored run with the spec it was started with."""
+        from atgen_core.plugins import get_registry
+
+        run_dir = Path(run_dir)
+        store = RunStore(run_dir, create=False)
+        try:
+            raw = store.get_meta("spec")
+            base = store.get_meta("base_dir")
+        finally:
+            store.close()
+        if raw is None:
+            raise StoreError(f"{run_dir} holds no spec; it was never started")
+        registry = registry if registry is not None else get_registry()
+        resolved = resolve_spec(json.loads(raw), registry, source=str(run_dir / "atgen.sqlite"),
+                                base_dir=Path(base) if base else None)
+        return cls(resolved, run_dir, progress=progress)
+
+    def _attach_log(self) -> None:
+        handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        if log.level == logging.NOTSET or log.level > logging.INFO:
+            log.setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def _check_or_store_spec(self) -> None:
+        new = _canonical_spec(self.spec)
+        stored = self.store.get_meta("spec")
+        if stored is not None:
+            old = json.loads(stored)
+            diff = _spec_diff(old, new)
+            blocking = [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)]
+            if blocking:
+                raise StoreError(
+                    f"{self.run_dir} holds a run of a different spec (differs in: {', '.join(blocking)}); "
+                    "choose another output_dir, or continue the stored run with `atgen resume "
+                    f"{self.run_dir}`"
+                )
+            if diff:
+                log.info("continuing the stored run with changed %s", ", ".join(diff))
+        self.store.set_meta("spec", json.dumps(new, sort_keys=True))
+        if self.resolved.base_dir is not None:
+            self.store.set_meta("base_dir", str(self.resolved.base_dir))
+        if self.store.get_meta("created") is None:
+            self.store.set_meta("created", str(time.time()))
+
+    def _load_examples(self) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
+        if self.store.has_examples():
+            return tuple(self.store.load_examples("pool")), tuple(self.store.load_examples("test"))
+        source = self.resolved.data_source.build()
+        assert isinstance(source, DataSource)
+        ctx = DataContext(seed=self.spec.seed, cache_dir=self.cache_dir, base_dir=self.resolved.base_dir)
+        data = load_data(source, self.spec.data, self.spec.seed, ctx)
+        source.close()
+        self.store.save_examples("pool", data.pool)
+        self.store.save_examples("test", data.test)
+        log.info("data: %d pool examples, %d test examples", len(data.pool), len(data.test))
+        return data.pool, data.test
+
+    def close(self) -> None:
+        """Release components, the store and the run lock."""
+        for component in [getattr(self, n, None) for n in ("strategy", "annotator", "trainer", "embedder")]:
+            if component is not None:
+                component.close()
+        for metric in getattr(self, "metrics", []):
+            metric.close()
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+        self._lock.release()
+
+    def __enter__(self) -> Experiment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- views ------------------------------------------------------------------------------------
+
+    def labelled(self) -> LabelledView:
+        """The labelled set: examples and the label each received, in labelling order."""
+        records = self.store.labels()
+        return LabelledView(
+            examples=tuple(self._by_id[r.id] for r in records), labels=tuple(r.text for r in records)
+        )
+
+    def unlabelled(self) -> list[Example]:
+        """Pool examples never selected so far (failed items are not offered again)."""
+        taken = self.store.selected_ids()
+        return [e for e in self.pool if e.id not in taken]
+
+    def _rounds_selected(self) -> int:
+        r = 0
+        while self.store.selection(r) is not None:
+            r += 1
+        return r
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def query(self, k: int | None = None) -> list[str]:
+        """Select the next batch (round ``n``), commit it and return its ids."""
+        round_ = self._rounds_selected()
+        if k is None:
+            k = self.spec.loop.initial_size if round_ == 0 else self.spec.loop.query_size
+        return self._select(round_, k)
+
+    def _current_round(self) -> int:
+        round_ = self._rounds_selected() - 1
+        if round_ < 0:
+            raise AtgenError("nothing selected yet: call query() first")
+        return round_
+
+    def annotate(self) -> list[AnnotationResult]:
+        """Annotate the latest selection's items that have no result yet."""
+        round_ = self._current_round()
+        return self._annotate(round_, self.store.selection(round_) or [])
+
+    def teach(self, labels: Mapping[str, str], annotator: str = "manual") -> None:
+        """Store labels given directly (e.g. from a notebook) for items of the latest selection."""
+        round_ = self._current_round()
+        selected = set(self.store.selection(round_) or [])
+        for id_, text in labels.items():
+            if id_ not in selected:
+                raise AtgenError(f"teach: id {id_!r} is not in the selection of round {round_}")
+            self.store.record_result(round_, AnnotationResult(id=id_, status="ok", text=text), annotator)
+        self._export_labels()
+
+    def train(self) -> None:
+        """Train on every label so far (the latest round)."""
+        self._train(self._current_round())
+
+    def evaluate(self) -> dict[str, float]:
+        """Evaluate the latest trained model on the test set."""
+        return self._evaluate(self._current_round())
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        """Run (or continue) the whole loop until an iteration, budget or metric stop."""
+        loop = self.spec.loop
+        self.store.set_meta("status", "running")
+        if loop.evaluate_untrained:
+            self._evaluate(BASE_ROUND)
+        rounds = 1 if loop.mode == "design" else loop.iterations + 1
+        reason = "iterations done"
+        for round_ in range(rounds):
+            k = loop.initial_size if round_ == 0 else loop.query_size
+            budget_left = self._labels_left()
+            if budget_left == 0 or self._money_left() == 0.0:
+                reason = "budget spent"
+                break
+            ids = self._select(round_, k)
+            if not ids:
+                reason = "pool exhausted"
+                break
+            self._annotate(round_, ids)
+            self._train(round_)
+            values = self._evaluate(round_)
+            if loop.stop_when and all(values.get(key, -math.inf) >= t for key, t in loop.stop_when.items()):
+                reason = "target reached: " + ", ".join(f"{k} >= {t}" for k, t in loop.stop_when.items())
+                break
+            if any(a["error"] == OVER_BUDGET for a in self.store.attempts(round_)):
+                reason = "budget spent"
+                break
+            if not self.unlabelled():
+                reason = "pool exhausted"
+                break
+        self.store.set_meta("status", f"finished: {reason}")
+        log.info("stopped: %s", reason)
+        summary = self.summary(reason)
+        self._export_curve()
+        return summary
+
+    def summary(self, reason: str = "") -> RunSummary:
+        """Per-round metrics, labels and spend so far."""
+        n_labels, money = self.store.spent()
+        train_seconds = {r: s for r, step, s in self.store.timings() if step == "train"}
+        rounds = [
+            {"round": r, "labels": n, "metrics": vals, "train_seconds": train_seconds.get(r)}
+            for r, n, vals in self.store.metrics()
+        ]
+        return RunSummary(self.run_dir, rounds, reason or (self.store.get_meta("status") or ""), n_labels, money)
+
+    # -- budget -----------------------------------------------------------------------------------
+
+    def _labels_left(self) -> int | None:
+        limit = self.spec.loop.budget.labels
+        if limit is None:
+            return None
+        return max(0, limit - self.store.spent()[0])
+
+    def _money_left(self) -> float | None:
+        limit = self.spec.loop.budget.money
+        if limit is None:
+            return None
+        return max(0.0, limit - self.store.spent()[1])
+
+    # -- select -----------------------------------------------------------------------------------
+
+    def _select(self, round_: int, k: int) -> list[str]:
+        existing = self.store.selection(round_)
+        if existing is not None:
+            return existing
+        candidates = self.unlabelled()
+        left = self._labels_left()
+        k = min(k, len(candidates), left if left is not None else k)
+        if k <= 0:
+            return []
+        started = time.perf_counter()
+        warm_first = round_ == 0 and self.spec.loop.start == "warm" and self.spec.loop.mode == "iterative"
+        info: dict[str, Any] = {}
+        if warm_first:
+            rng = _rng(self.spec.seed, round_, 2)
+            picked = rng.choice(len(candidates), size=k, replace=False)
+            ids = [candidates[int(i)].id for i in picked]
+            strategy_name = "random-initial"
+        else:
+            ids, info = self._strategy_select(round_, k, candidates)
+            strategy_name = self.strategy.name
+        self.store.save_selection(round_, ids, strategy_name)
+        self.store.mark_step(round_, "select", time.perf_counter() - started, info)
+        log.info("round %d: selected %d items with %s", round_, len(ids), strategy_name)
+        return ids
+
+    def _strategy_select(
+        self, round_: int, k: int, candidates: list[Example]
+    ) -> tuple[list[str], dict[str, Any]]:
+        requirements = self.strategy.requirements()
+        labelled = self.labelled()
+        if requirements.labelled and not labelled.examples:
+            raise ComponentError(
+                f"strategy {self.strategy.name!r} needs labelled data but none exists yet (all labels "
+                "failed?); use a warm start"
+            )
+        scored = candidates
+        subsample = self.spec.loop.scoring_subsample
+        if subsample is not None and subsample < len(candidates):
+            scored = seeded_subset(candidates, max(subsample, k), self.spec.seed, f"score-{round_}")
+        t0 = time.perf_counter()
+        signals = self._signals(round_, requirements, scored, labelled)
+        signal_seconds = time.perf_counter() - t0
+        ctx = SelectionContext(
+            pool=PoolView(tuple(scored)),
+            labelled=labelled,
+            k=k,
+            rng=_rng(self.spec.seed, round_, 1),
+            iteration=round_,
+            seed=self.spec.seed,
+            signals=signals,
+            model=self._model_for(round_ - 1) if requirements.model else None,
+            run_dir=self.run_dir,
+            progress=self.progress,
+        )
+        ids = self._check_selection(self.strategy.select(ctx), scored, k)
+        return ids, {"scored": len(scored), "signals_seconds": round(signal_seconds, 3)}
+
+    def _check_selection(self, ids: Sequence[Any], scored: list[Example], k: int) -> list[str]:
+        name = self.strategy.name
+        out = list(ids)
+        if any(not isinstance(i, str) for i in out):
+            raise ComponentError(
+                f"strategy {name!r} returned non-string items ({type(out[0]).__name__}); strategies must "
+                "return example ids, never positions"
+            )
+        allowed = {e.id for e in scored}
+        unknown = [i for i in out if i not in allowed]
+        if unknown:
+            raise ComponentError(f"strategy {name!r} returned ids not in the unlabelled pool: {unknown[:3]}")
+        if len(set(out)) != len(out):
+            raise ComponentError(f"strategy {name!r} returned duplicate ids")
+        if len(out) != k:
+            raise ComponentError(f"strategy {name!r} returned {len(out)} ids, expected {k}")
+        return out
+
+    def _signals(
+        self, round_: int, req: Requirements, scored: list[Example], labelled: LabelledView
+    ) -> Signals:
+        generations: dict[str, Generation] | None = None
+        samples: dict[str, list[Generation]] | None = None
+        embeddings: Embeddings | None = None
+        if req.generations or req.samples is not None:
+            model = self._model_for(round_ - 1)
+            settings = self.spec.model.generation.to_settings(seed=self.spec.seed + round_)
+            if req.generations:
+                t0 = time.perf_counter()
+                outs = model.generate([e.prompt for e in scored], settings, self.progress)
+                generations = {e.id: g for e, g in zip(scored, outs)}
+                self._drafts = {i: g.text for i, g in generations.items()}
+                log.info("round %d: generated for %d candidates in %.1fs", round_, len(scored),
+                         time.perf_counter() - t0)
+            if req.samples is not None:
+                from dataclasses import replace
+
+                sample_settings = replace(
+                    settings, do_sample=True, temperature=req.samples.temperature, top_p=req.samples.top_p
+                )
+                outs_n = model.sample([e.prompt for e in scored], req.samples.n, sample_settings, self.progress)
+                samples = {e.id: list(g) for e, g in zip(scored, outs_n)}
+        if req.embeddings:
+            embeddings = self._embeddings(round_, [*scored, *labelled.examples])
+        return Signals(generations=generations, samples=samples, embeddings=embeddings)
+
+    def _embeddings(self, round_: int, examples: Sequence[Example]) -> Embeddings:
+        if self.embedder is None:
+            raise ComponentError(f"strategy {self.strategy.name!r} needs embeddings but no embedder is set")
+        model = self._model_for(round_ - 1) if self.embedder.needs_model else None
+        texts = {e.id: e.input for e in examples}
+        if self.embedder.needs_model:
+            ids = list(texts)
+            matrix = self.embedder.embed([texts[i] for i in ids], EmbedContext(model=model, progress=self.progress))
+            return Embeddings(ids, np.asarray(matrix, dtype=np.float32))
+        key = json.dumps({"name": self.embedder.name, "config": self.embedder.config.model_dump(mode="json")},
+                         sort_keys=True)
+        import hashlib
+
+        cache_file = self.run_dir / "cache" / f"embeddings-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
+        known: dict[str, np.ndarray] = {}
+        if cache_file.exists():
+            with np.load(cache_file, allow_pickle=False) as data:
+                known = dict(zip(data["ids"].tolist(), data["matrix"]))
+        missing = [i for i in texts if i not in known]
+        if missing:
+            # Embed the whole pool once per run (cheap next time), not only today's candidates.
+            everything = {e.id: e.input for e in self.pool}
+            everything.update(texts)
+            missing = [i for i in everything if i not in known]
+            matrix = np.asarray(
+                self.embedder.embed([everything[i] for i in missing], EmbedContext(progress=self.progress)),
+                dtype=np.float32,
+            )
+            known.update(zip(missing, matrix))
+            ids_all = list(known)
+            _atomic_npz(cache_file, ids=np.array(ids_all), matrix=np.stack([known[i] for i in ids_all]))
+        ids = list(texts)
+        return Embeddings(ids, np.stack([known[i] for i in ids]).astype(np.float32))
+
+    # -- annotate ---------------------------------------------------------------------------------
+
+    def _annotate(self, round_: int, ids: Sequence[str]) -> list[AnnotationResult]:
+        attempted = self.store.attempted_ids(round_)
+        pending = [i for i in ids if i not in attempted]
+        if not pending:
+            return []
+        started = time.perf_counter()
+        name = self.annotator.name
+        items = [AnnotationItem(self._by_id[i], draft=self._drafts.get(i)) for i in pending]
+        money_left = self._money_left()
+        allowed: list[AnnotationItem] = []
+        if money_left is None:
+            allowed = items
+        else:
+            running = 0.0
+            for item in items:
+                running += self.annotator.max_cost(item)
+                if running > money_left + 1e-12:
+                    break
+                allowed.append(item)
+            for item in items[len(allowed):]:
+                self.store.record_result(
+                    round_, AnnotationResult(id=item.id, status="skipped", error=OVER_BUDGET), name
+                )
+        labels_left = self._labels_left()
+        ctx = AnnotationContext(
+            iteration=round_,
+            labelled=self.labelled(),
+            budget=Budget(labels=labels_left, money=money_left),
+            cache=self.store.cache(f"annotator:{name}"),
+            run_dir=self.run_dir,
+            progress=self.progress,
+        )
+        results: list[AnnotationResult] = []
+        expected = {item.id for item in allowed}
+        if allowed:
+            for result in self.annotator.annotate(allowed, ctx):
+                if result.id not in expected:
+                    log.warning("annotator %s returned a result for unexpected id %r; ignored", name, result.id)
+                    continue
+                expected.discard(result.id)
+                self.store.record_result(round_, result, name)
+                results.append(result)
+        for missing in sorted(expected):
+            self.store.record_result(
+                round_, AnnotationResult(id=missing, status="failed", error="annotator returned no result"), name
+            )
+        counts: dict[str, int] = {}
+        for attempt in self.store.attempts(round_):
+            counts[attempt["status"]] = counts.get(attempt["status"], 0) + 1
+        self.store.mark_step(round_, "annotate", time.perf_counter() - started, counts)
+        log.info("round %d: annotation %s", round_, counts)
+        failed = [a for a in self.store.attempts(round_) if a["status"] != "ok"]
+        for attempt in failed[:5]:
+            log.warning("round %d: item %s %s: %s", round_, attempt["id"], attempt["status"], attempt["error"])
+        self._export_labels()
+        return results
+
+    # -- train ------------------------------------------------------------------------------------
+
+    def _adapter(self, round_: int) -> Path | None:
+        if round_ < 0:
+            return None
+        info = self.store.step_done(round_, "train")
+        if info is None:
+            return self._adapter(round_ - 1)
+        path = info.get("adapter")
+        return Path(path) if path else None
+
+    def _model_for(self, round_: int) -> ModelHandle:
+        """The model after training round ``round_`` (``-1``: the base model), loaded once."""
+        if round_ >= 0 and self.store.step_done(round_, "train") is None:
+            round_ = max((r for r in range(round_) if self.store.step_done(r, "train")), default=BASE_ROUND)
+        if self._model is not None and self._model_round == round_:
+            return self._model
+        ctx = ModelContext(model=self.spec.model, seed=self.spec.seed, run_dir=self.run_dir,
+                           cache_dir=self.cache_dir, progress=self.progress)
+        self._model = None
+        self._model = self.trainer.load(ctx, self._adapter(round_))
+        self._model_round = round_
+        return self._model
+
+    def _train(self, round_: int) -> None:
+        if self.store.step_done(round_, "train") is not None:
+            return
+        labelled = self.labelled()
+        examples = [
+            TrainExample(id=e.id, prompt=e.prompt, target=text) for e, text in zip(labelled.examples, labelled.labels)
+        ]
+        output_dir = self.run_dir / "adapters" / f"round-{round_}"
+        if output_dir.exists():
+            shutil.rmtree(output_dir)  # a half-written adapter from a killed run
+        started = time.perf_counter()
+        self._model = None
+        result = self.trainer.train(
+            TrainContext(
+                examples=examples,
+                model=self.spec.model,
+                output_dir=output_dir,
+                iteration=round_,
+                seed=self.spec.seed,
+                previous_adapter=self._adapter(round_ - 1),
+                cache_dir=self.cache_dir,
+                progress=self.progress,
+            )
+        )
+        seconds = time.perf_counter() - started
+        self._model, self._model_round = result.model, round_
+        self.store.mark_step(
+            round_, "train", seconds,
+            {
+                "adapter": str(result.adapter_path) if result.adapter_path else None,
+                "loss": result.train_loss,
+                "steps": result.steps,
+                "examples": len(examples),
+                **dict(result.extra),
+            },
+        )
+        log.info("round %d: trained on %d labels in %.1fs (loss %s)", round_, len(examples), seconds,
+                 result.train_loss)
+
+    # -- evaluate ---------------------------------------------------------------------------------
+
+    def _evaluate(self, round_: int) -> dict[str, float]:
+        for r, _, values in self.store.metrics():
+            if r == round_ and self.store.step_done(round_, "evaluate") is not None:
+                return values
+        started = time.perf_counter()
+        model = self._model_for(round_)
+        settings = self.spec.model.generation.to_settings(seed=self.spec.seed)
+        outputs = model.generate([e.prompt for e in self.test], settings, self.progress)
+        predictions = [g.text for g in outputs]
+        ctx = MetricContext(
+            ids=[e.id for e in self.test],
+            predictions=predictions,
+            references=[list(e.references) for e in self.test],
+            sources=[e.input for e in self.test],
+            run_dir=self.run_dir,
+            progress=self.progress,
+        )
+        values: dict[str, float] = {}
+        per_example: dict[str, Sequence[float]] = {}
+        timings: dict[str, float] = {}
+        for metric in self.metrics:
+            result = metric.compute(ctx)
+            values.update({k: float(v) for k, v in result.values.items()})
+            per_example.update(result.per_example)
+            timings[metric.name] = round(result.seconds, 3)
+        n_labels = self.store.spent()[0] if round_ >= 0 else 0
+        self.store.save_evaluation(round_, values, n_labels, zip(ctx.ids, predictions))
+        self.store.mark_step(round_, "evaluate", time.perf_counter() - started, {"metric_seconds": timings})
+        self._export_generations(round_, predictions, per_example)
+        self._export_metrics()
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
+        log.info("round %s: %d labels: %s", "base" if round_ == BASE_ROUND else round_, n_labels, shown)
+        return values
+
+    # -- exports ----------------------------------------------------------------------------------
+
+    def _export_labels(self) -> None:
+        path = self.run_dir / "labels.jsonl"
+        lines = []
+        for attempt in self.store.attempts():
+            example = self._by_id[attempt["id"]]
+            lines.append(json.dumps({**attempt, "input": example.input}, ensure_ascii=False))
+        _atomic_text(path, "\n".join(lines) + ("\n" if lines else ""))
+
+    def _export_metrics(self) -> None:
+        rows = self.store.metrics()
+        keys = sorted({k for _, _, vals in rows for k in vals})
+        fd, tmp = tempfile.mkstemp(dir=self.run_dir, suffix=".tmp")
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["round", "labels", *keys])
+            for r, n, vals in rows:
+                writer.writerow([r, n, *(vals.get(k, "") for k in keys)])
+        os.replace(tmp, self.run_dir / "metrics.csv")
+
+    def _export_generations(
+        self, round_: int, predictions: Sequence[str], per_example: Mapping[str, Sequence[float]]
+    ) -> None:
+        name = "base" if round_ == BASE_ROUND else f"round-{round_}"
+        lines = []
+        for i, (example, prediction) in enumerate(zip(self.test, predictions)):
+            scores = {k: float(v[i]) for k, v in per_example.items() if len(v) == len(predictions)}
+            lines.append(json.dumps({"id": example.id, "prediction": prediction,
+                                     "references": list(example.references), "scores": scores},
+                                    ensure_ascii=False))
+        (self.run_dir / "generations").mkdir(exist_ok=True)
+        _atomic_text(self.run_dir / "generations" / f"{name}.jsonl", "\n".join(lines) + "\n")
+
+    def _export_curve(self) -> None:
+        rows = [(n, vals) for r, n, vals in self.store.metrics()]
+        if len(rows) < 2:
+            return
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            log.info("matplotlib is not installed: no learning-curve plot (pip install atgen-core[plot])")
+            return
+        keys = [k for k in rows[0][1] if not k.startswith("time_")]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key in keys:
+            ax.plot([n for n, _ in rows], [vals.get(key, math.nan) for _, vals in rows], marker="o", label=key)
+        ax.set_xlabel("labelled examples")
+        ax.set_ylabel("metric")
+        ax.set_title(f"{self.spec.name}: {self.strategy.name}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(self.run_dir / "learning_curve.png", dpi=120)
+        plt.close(fig)
+
+
+def _spec_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            out.extend(_spec_diff(old.get(key), new.get(key), f"{prefix}.{key}" if prefix else key))
+        return out
+    return [] if old == new else [prefix or "<root>"]
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _atomic_npz(path: Path, **arrays: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    with os.fdopen(fd, "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(tmp, path)
+

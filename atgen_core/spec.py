@@ -1,0 +1,526 @@
+"""JSON experiment specs: the envelope model, two-phase validation, and the JSON Schema for editors.
+
+Phase 1 validates the envelope (core sections and ``{"name", "config"}`` component references).
+Phase 2 looks every component up in the registry and validates its ``config`` with the plugin's own
+``Config`` model. All problems of both phases are collected into one ``SpecError`` whose entries carry
+the dotted JSON path (``strategy.config.lambda_``), the bad value and a hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from atgen_core.components import Component, ModelSpec, PluginConfig
+from atgen_core.errors import SpecError, SpecIssue
+
+if TYPE_CHECKING:
+    from atgen_core.registry import ComponentInfo, Registry
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BudgetSpec",
+    "ComponentRef",
+    "DataSpec",
+    "ExperimentSpec",
+    "LoopSpec",
+    "ResolvedComponent",
+    "ResolvedSpec",
+    "build_schema",
+    "load_spec_file",
+    "resolve_spec",
+]
+
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComponentRef(_Strict):
+    """A reference to a component: its registered name and its config (validated by the plugin)."""
+
+    name: str = Field(description="Registered component name (see `atgen list-plugins`).")
+    config: dict[str, Any] = Field(default_factory=dict, description="The component's own settings.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_bare_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name": value}
+        return value
+
+
+class DataSpec(_Strict):
+    """Where the data comes from and how rows become examples."""
+
+    source: ComponentRef = Field(
+        default_factory=lambda: ComponentRef(name="files"),
+        description="Data source component, e.g. {'name': 'files', 'config': {'train': 'data.jsonl'}}.",
+    )
+    train_split: str = Field("train", description="Split that forms the unlabelled pool.")
+    test_split: str | None = Field(None, description="Split used as the test set; None = hold out test_size rows.")
+    test_size: float | None = Field(
+        None,
+        gt=0,
+        description="Rows held out of the train split as the test set (a count, or a fraction < 1), "
+        "fixed by the seed. Used when test_split is None.",
+    )
+    input_column: str = Field("input", description="Column holding the model input.")
+    target_column: str | None = Field("target", description="Column holding the gold output (None: no gold).")
+    references_column: str | None = Field(
+        None, description="Column holding a list of accepted references (default: [target])."
+    )
+    id_column: str | None = Field(
+        None, description="Column holding a stable row id; None derives ids from the row content."
+    )
+    prompt: str = Field(
+        "{input}",
+        description="Prompt template; {column} fields are filled from the row, {{ and }} are literal braces. "
+        "Braces inside the data never break it.",
+    )
+    pool_size: int | None = Field(None, ge=1, description="Use a seeded random subset of this many pool rows.")
+    test_subset_size: int | None = Field(None, ge=1, description="Use a seeded random subset of the test rows.")
+    duplicates: Literal["keep", "merge"] = Field(
+        "merge",
+        description="Rows sharing one input: 'merge' makes one example whose references are all their "
+        "targets; 'keep' keeps them as separate examples.",
+    )
+    max_input_chars: int | None = Field(
+        None, ge=1, description="Inputs longer than this are handled by on_oversized."
+    )
+    on_oversized: Literal["error", "drop", "truncate"] = Field(
+        "error", description="What to do with inputs longer than max_input_chars."
+    )
+
+
+class BudgetSpec(_Strict):
+    """Annotation budget; the loop stops before it would be exceeded."""
+
+    labels: int | None = Field(None, ge=1, description="Maximum number of labels (None: unlimited).")
+    money: float | None = Field(None, gt=0, description="Maximum annotation spend (None: unlimited).")
+    currency: str = Field("USD", description="Unit of `money` and of annotator prices.")
+
+
+class LoopSpec(_Strict):
+    """The active-learning loop."""
+
+    mode: Literal["iterative", "design"] = Field(
+        "iterative",
+        description="'iterative': select, annotate, train, evaluate, repeat. 'design' (experimental design): "
+        "one selection of initial_size items by the strategy, one annotation pass, one training, one "
+        "evaluation.",
+    )
+    start: Literal["warm", "cold"] = Field(
+        "warm",
+        description="'warm': the first batch is random; 'cold': the strategy picks it (it must be cold-start "
+        "capable).",
+    )
+    initial_size: int = Field(16, ge=1, description="Size of the first labelled batch.")
+    query_size: int = Field(16, ge=1, description="Items selected per iteration.")
+    iterations: int = Field(3, ge=0, description="Query iterations after the first batch.")
+    budget: BudgetSpec = Field(default_factory=BudgetSpec, description="Annotation budget.")
+    stop_when: dict[str, float] = Field(
+        default_factory=dict,
+        description="Stop once every listed metric value reaches its threshold, e.g. {'rougeL': 0.5}.",
+    )
+    evaluate_untrained: bool = Field(True, description="Evaluate the model before any training.")
+    scoring_subsample: int | None = Field(
+        None, ge=1, description="Score only a seeded random subsample of this many unlabelled items per iteration."
+    )
+
+
+class ExperimentSpec(_Strict):
+    """An atgen experiment (schema_version 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_: str | None = Field(None, alias="$schema", description="Optional JSON Schema reference for editors.")
+    schema_version: Literal[1] = Field(1, description="Spec format version.")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Experiment name.")
+    seed: int = Field(42, description="Seed for every random choice (subsets, selection, training).")
+    data: DataSpec = Field(description="Data section.")
+    model: ModelSpec = Field(default_factory=ModelSpec, description="Model section.")
+    loop: LoopSpec = Field(default_factory=LoopSpec, description="Loop section.")
+    strategy: ComponentRef = Field(description="Selection strategy.")
+    annotator: ComponentRef = Field(
+        default_factory=lambda: ComponentRef(name="oracle"), description="Annotator."
+    )
+    trainer: ComponentRef = Field(default_factory=lambda: ComponentRef(name="lora"), description="Trainer.")
+    metrics: list[ComponentRef] = Field(
+        default_factory=lambda: [ComponentRef(name="rouge")], description="Metrics computed on the test set."
+    )
+    embedder: ComponentRef | None = Field(
+        None, description="Input embedder for diversity strategies (default: sentence-transformers if needed)."
+    )
+    output_dir: str = Field("runs/{name}", description="Run directory; {name} is replaced by the spec name.")
+
+    def run_dir(self, base: Path | None = None) -> Path:
+        """The run directory, relative paths resolved against ``base`` (the working directory)."""
+        path = Path(self.output_dir.replace("{name}", self.name)).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        return path
+
+
+COMPONENT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("strategy", "strategy"),
+    ("annotator", "annotator"),
+    ("trainer", "trainer"),
+    ("embedder", "embedder"),
+)
+
+
+@dataclass(frozen=True)
+class ResolvedComponent:
+    """A component reference after phase 2: the registry entry and the validated config."""
+
+    info: ComponentInfo
+    config: PluginConfig
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def build(self) -> Component:
+        """Instantiate the component with its validated config."""
+        return self.info.cls(self.config)
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    """A spec whose every component exists and whose every config is valid."""
+
+    spec: ExperimentSpec
+    data_source: ResolvedComponent
+    strategy: ResolvedComponent
+    annotator: ResolvedComponent
+    trainer: ResolvedComponent
+    metrics: tuple[ResolvedComponent, ...]
+    embedder: ResolvedComponent | None
+    base_dir: Path | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------
+
+
+def load_spec_file(path: str | Path) -> dict[str, Any]:
+    """Read a spec file as a dict; malformed JSON is reported with its line and column."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecIssue("", f"spec file not found: {file}")], source=str(file)) from None
+    except OSError as exc:
+        raise SpecError([SpecIssue("", f"cannot read {file}: {exc.strerror}")], source=str(file)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            [SpecIssue("", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")],
+            source=str(file),
+        ) from None
+    if not isinstance(data, dict):
+        raise SpecError([SpecIssue("", "a spec must be a JSON object")], source=str(file))
+    return data
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------------
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]" if out else str(part)
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    keys = []
+    for field_name, field in model.model_fields.items():
+        keys.append(field.alias or field_name)
+    return keys
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of ``loc`` (for key suggestions)."""
+    model: type[BaseModel] | None = root
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return model
+
+
+def _issues_from_validation(
+    exc: ValidationError, prefix: tuple[Any, ...], root: type[BaseModel]
+) -> Iterator[SpecIssue]:
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        hint = None
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(root, loc)
+            allowed = _allowed_keys(owner) if owner is not None else []
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            if close:
+                hint = f"did you mean {close[0]!r}?"
+            elif allowed:
+                hint = "allowed keys: " + ", ".join(allowed)
+            yield SpecIssue(_dotted(prefix + loc), "unknown key", hint=hint)
+            continue
+        message = err["msg"]
+        ctx = err.get("ctx") or {}
+        if err["type"] == "literal_error" and "expected" in ctx:
+            hint = f"allowed: {ctx['expected']}"
+        yield SpecIssue(_dotted(prefix + loc), message, value=err.get("input"), hint=hint)
+
+
+def _component_refs(raw: Mapping[str, Any]) -> Iterator[tuple[tuple[Any, ...], str, Any]]:
+    """(path, kind, raw reference) for every component reference in a raw spec."""
+    data = raw.get("data")
+    if isinstance(data, Mapping):
+        yield ("data", "source"), "data_source", data.get("source", {"name": "files"})
+    else:
+        yield ("data", "source"), "data_source", {"name": "files"}
+    defaults = {"annotator": "oracle", "trainer": "lora"}
+    for field, kind in COMPONENT_FIELDS:
+        if field in raw:
+            if raw[field] is not None:
+                yield (field,), kind, raw[field]
+        elif field in defaults:
+            yield (field,), kind, defaults[field]
+    metrics = raw.get("metrics", ["rouge"])
+    if isinstance(metrics, list):
+        for i, ref in enumerate(metrics):
+            yield ("metrics", i), "metric", ref
+
+
+def _resolve_ref(
+    path: tuple[Any, ...], kind: str, raw_ref: Any, registry: Registry, issues: list[SpecIssue]
+) -> ResolvedComponent | None:
+    from atgen_core.registry import ConflictError, UnknownComponentError
+
+    if isinstance(raw_ref, str):
+        raw_ref = {"name": raw_ref}
+    if not isinstance(raw_ref, Mapping) or not isinstance(raw_ref.get("name"), str):
+        return None  # phase 1 reports the shape problem
+    name = raw_ref["name"]
+    try:
+        info = registry.get(kind, name)
+    except UnknownComponentError as exc:
+        hint = f"did you mean {exc.suggestions[0]!r}?" if exc.suggestions else None
+        known = ", ".join(exc.known) if exc.known else "none installed"
+        issues.append(
+            SpecIssue(
+                _dotted((*path, "name")),
+                f"unknown {kind.replace('_', ' ')} (installed: {known}; see `atgen list-plugins`)",
+                value=name,
+                hint=hint,
+            )
+        )
+        return None
+    except ConflictError as exc:
+        issues.append(SpecIssue(_dotted((*path, "name")), str(exc), value=name))
+        return None
+    config_raw = raw_ref.get("config", {})
+    if not isinstance(config_raw, Mapping):
+        return None
+    try:
+        config = info.cls.Config.model_validate(dict(config_raw))
+    except ValidationError as exc:
+        issues.extend(_issues_from_validation(exc, (*path, "config"), info.cls.Config))
+        return None
+    return ResolvedComponent(info=info, config=config)
+
+
+def resolve_spec(
+    raw: Mapping[str, Any],
+    registry: Registry,
+    *,
+    source: str | None = None,
+    base_dir: Path | None = None,
+) -> ResolvedSpec:
+    """Validate a raw spec dict in both phases; raise one ``SpecError`` listing every problem."""
+    issues: list[SpecIssue] = []
+    spec: ExperimentSpec | None = None
+    try:
+        spec = ExperimentSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        issues.extend(_issues_from_validation(exc, (), ExperimentSpec))
+
+    resolved: dict[tuple[Any, ...], ResolvedComponent] = {}
+    for path, kind, ref in _component_refs(raw):
+        component = _resolve_ref(path, kind, ref, registry, issues)
+        if component is not None:
+            resolved[path] = component
+
+    if spec is not None and not issues:
+        issues.extend(_cross_checks(spec, resolved, registry))
+    if issues:
+        raise SpecError(issues, source=source)
+    assert spec is not None
+    metrics = tuple(resolved[("metrics", i)] for i in range(len(spec.metrics)))
+    embedder = resolved.get(("embedder",))
+    strategy = resolved[("strategy",)]
+    if embedder is None and _needs_embeddings(strategy):
+        embedder = _default_embedder(registry)
+    return ResolvedSpec(
+        spec=spec,
+        data_source=resolved[("data", "source")],
+        strategy=strategy,
+        annotator=resolved[("annotator",)],
+        trainer=resolved[("trainer",)],
+        metrics=metrics,
+        embedder=embedder,
+        base_dir=base_dir,
+    )
+
+
+DEFAULT_EMBEDDER = "sentence-transformers"
+
+
+def _needs_embeddings(strategy: ResolvedComponent) -> bool:
+    from atgen_core.components import Strategy
+
+    built = strategy.build()
+    assert isinstance(built, Strategy)
+    try:
+        return built.requirements().embeddings
+    finally:
+        built.close()
+
+
+def _default_embedder(registry: Registry) -> ResolvedComponent | None:
+    if DEFAULT_EMBEDDER not in registry.names("embedder"):
+        return None
+    info = registry.get("embedder", DEFAULT_EMBEDDER)
+    return ResolvedComponent(info=info, config=info.cls.Config())
+
+
+def _cross_checks(
+    spec: ExperimentSpec, resolved: Mapping[tuple[Any, ...], ResolvedComponent], registry: Registry
+) -> Iterator[SpecIssue]:
+    from atgen_core.components import Metric, Strategy
+
+    strategy = resolved[("strategy",)]
+    strategy_cls = strategy.info.cls
+    assert issubclass(strategy_cls, Strategy)
+    cold = spec.loop.start == "cold" or spec.loop.mode == "design"
+    if cold and not strategy_cls.cold_start:
+        yield SpecIssue(
+            "loop.start" if spec.loop.mode == "iterative" else "loop.mode",
+            f"strategy {strategy.name!r} cannot pick the first batch without labelled data",
+            hint="use start 'warm' (a random first batch), or a cold-start strategy",
+        )
+    if _needs_embeddings(strategy) and ("embedder",) not in resolved and (
+        DEFAULT_EMBEDDER not in registry.names("embedder")
+    ):
+        yield SpecIssue(
+            "embedder",
+            f"strategy {strategy.name!r} needs input embeddings but no embedder is set",
+            hint="set `embedder` (e.g. {'name': 'sentence-transformers'}) or install atgen-basics",
+        )
+    # Stopping thresholds must name a reported metric value and lie in its range.
+    keys: dict[str, Any] = {}
+    for i in range(len(spec.metrics)):
+        metric = resolved[("metrics", i)].build()
+        assert isinstance(metric, Metric)
+        try:
+            keys.update(metric.keys())
+        finally:
+            metric.close()
+    for key, threshold in spec.loop.stop_when.items():
+        path = f"loop.stop_when.{key}"
+        if key not in keys:
+            close = difflib.get_close_matches(key, list(keys), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "reported: " + ", ".join(sorted(keys))
+            yield SpecIssue(path, "no configured metric reports this value", hint=hint)
+            continue
+        info = keys[key]
+        if not (info.low <= threshold <= info.high) or math.isnan(threshold):
+            yield SpecIssue(
+                path, f"threshold outside the metric's range [{info.low}, {info.high}]", value=threshold
+            )
+    sizes = spec.loop
+    if spec.data.pool_size is not None and spec.loop.initial_size > spec.data.pool_size:
+        yield SpecIssue(
+            "loop.initial_size", f"larger than data.pool_size ({spec.data.pool_size})", value=sizes.initial_size
+        )
+    if spec.data.test_split is None and spec.data.test_size is None:
+        yield SpecIssue("data.test_size", "no test set: set data.test_split or data.test_size")
+    if spec.data.test_size is not None and spec.data.test_size >= 1 and spec.data.test_size != int(
+        spec.data.test_size
+    ):
+        yield SpecIssue("data.test_size", "a count must be a whole number (or use a fraction < 1)",
+                        value=spec.data.test_size)
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON Schema
+# --------------------------------------------------------------------------------------------------
+
+
+def _union_for(kind: str, registry: Registry) -> Any:
+    infos = registry.all(kind)
+    if not infos:
+        return ComponentRef
+    variants = []
+    for info in infos:
+        model_name = "".join(p.capitalize() for p in f"{kind}_{info.name}".replace("-", "_").split("_")) + "Ref"
+        variants.append(
+            create_model(
+                model_name,
+                __config__=ConfigDict(extra="forbid"),
+                __doc__=info.summary or None,
+                name=(Literal[info.name], Field(description=info.summary or info.name)),  # type: ignore[valid-type]
+                config=(info.cls.Config, Field(default_factory=info.cls.Config)),
+            )
+        )
+    if len(variants) == 1:
+        return variants[0]
+    from typing import Annotated, Union
+
+    return Annotated[Union[tuple(variants)], Field(discriminator="name")]  # noqa: UP007
+
+
+def build_schema(registry: Registry) -> dict[str, Any]:
+    """The JSON Schema of a spec, with a discriminated union of every installed plugin's config."""
+    data_model = create_model(
+        "DataSpecWithSources",
+        __base__=DataSpec,
+        source=(_union_for("data_source", registry), Field(description="Data source component.")),
+    )
+    spec_model = create_model(
+        "AtgenExperimentSpec",
+        __base__=ExperimentSpec,
+        data=(data_model, Field(description="Data section.")),
+        strategy=(_union_for("strategy", registry), Field(description="Selection strategy.")),
+        annotator=(_union_for("annotator", registry), Field(description="Annotator.")),
+        trainer=(_union_for("trainer", registry), Field(description="Trainer.")),
+        metrics=(list[_union_for("metric", registry)], Field(description="Metrics.")),  # type: ignore[misc]
+        embedder=(_union_for("embedder", registry) | None, Field(None, description="Input embedder.")),
+    )
+    schema = spec_model.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "atgen experiment spec"
+    return schema
