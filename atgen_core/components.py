@@ -234,6 +234,8 @@ class AnnotationContext:
     run_dir: Path | None = None
     progress: ProgressFn = no_progress
     guidelines: str | None = None
+    store: Any = None
+    """The run's ``RunStore`` (for annotators that manage their own persistence, e.g. a web app)."""
 
 
 class Annotator(Component):

@@ -84,6 +84,22 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _get(row: Mapping[str, Any], column: str) -> Any:
+    """A column value; ``a.b`` reaches into a dict-valued column ``a`` when no column ``a.b`` exists."""
+    if column in row or "." not in column:
+        return row.get(column)
+    value: Any = row
+    for part in column.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _has(columns: set[str], column: str) -> bool:
+    return column in columns or ("." in column and column.split(".")[0] in columns)
+
+
 def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str) -> list[Example]:
     """Examples of one split, following the module's id, duplicate and reference rules."""
     template = PromptTemplate(spec.prompt)
@@ -96,7 +112,7 @@ def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str
         if optional:
             needed.append(optional)
     for column in dict.fromkeys(needed):
-        if column not in columns:
+        if not _has(columns, column):
             close = sorted(columns)
             where = "data.prompt" if column in template.fields and column != spec.input_column else "data"
             raise DataError(
@@ -107,7 +123,7 @@ def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str
     seen_ids: dict[str, int] = {}
     merged: dict[str, int] = {}
     for position, row in enumerate(rows):
-        text = _text(row.get(spec.input_column))
+        text = _text(_get(row, spec.input_column))
         if not text.strip():
             raise DataError(f"split {split!r}, row {position}: empty value in input column {spec.input_column!r}")
         if spec.max_input_chars is not None and len(text) > spec.max_input_chars:
@@ -119,10 +135,10 @@ def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str
             if spec.on_oversized == "drop":
                 continue
             text = text[: spec.max_input_chars]
-        target = _text(row.get(spec.target_column)) if spec.target_column else ""
+        target = _text(_get(row, spec.target_column)) if spec.target_column else ""
         refs: list[str] = []
         if spec.references_column:
-            raw_refs = row.get(spec.references_column)
+            raw_refs = _get(row, spec.references_column)
             if isinstance(raw_refs, str):
                 refs = [raw_refs]
             elif raw_refs is not None:
@@ -137,7 +153,7 @@ def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str
         content = [text, *(_text(row.get(f)) for f in template.fields if f != spec.input_column)]
 
         if spec.id_column:
-            example_id = _text(row.get(spec.id_column)).strip()
+            example_id = _text(_get(row, spec.id_column)).strip()
             if not example_id:
                 raise DataError(f"split {split!r}, row {position}: empty id in column {spec.id_column!r}")
             if example_id in seen_ids:

@@ -576,6 +576,7 @@ class Experiment:
             cache=self.store.cache(f"annotator:{name}"),
             run_dir=self.run_dir,
             progress=self.progress,
+            store=self.store,
         )
         results: list[AnnotationResult] = []
         expected = {item.id for item in allowed}

@@ -157,6 +157,14 @@ class ReasoningGymConfig(PluginConfig):
     size: int = Field(240, ge=2, description="Number of generated rows.")
     seed: int = Field(42, description="Generator seed (independent of the experiment seed).")
     options: dict[str, Any] = Field(default_factory=dict, description="Extra keyword arguments of the generator.")
+    target_field: str = Field(
+        "answer",
+        description="Entry field used as the target; dotted paths reach into metadata, e.g. "
+        "'metadata.answer_cot' for gsm_symbolic's worked solutions.",
+    )
+    append_answer: bool = Field(
+        False, description="Append '#### <answer>' to the target (GSM8K format, for numeric-accuracy)."
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -189,7 +197,17 @@ class ReasoningGymSource(DataSource):
             raise DataError(f"data.source.config: reasoning-gym cannot build {self.config.dataset!r}: {exc}") from None
         rows = []
         for index, entry in enumerate(dataset):
-            answer = entry.get("answer")
+            target: Any = entry
+            for part in self.config.target_field.split("."):
+                if not isinstance(target, Mapping) or part not in target:
+                    raise DataError(
+                        f"data.source.config.target_field: {self.config.target_field!r} not found in "
+                        f"{self.config.dataset!r} entries (top-level fields: {', '.join(entry)})"
+                    )
+                target = target[part]
+            text = "" if target is None else str(target)
+            if self.config.append_answer:
+                text = f"{text.rstrip()}\n#### {entry.get('answer')}"
             rows.append({"id": f"{self.config.dataset}-{self.config.seed}-{index}", "input": entry["question"],
-                         "target": "" if answer is None else str(answer)})
+                         "target": text})
         return rows

