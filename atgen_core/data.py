@@ -10,7 +10,7 @@ Rules (documented in docs/spec.md):
   references are all their targets (E2E style multi-reference data).
 - Test rows must have at least one non-empty reference; pool rows may have none (an oracle then
   reports them as failed, other annotators label them).
-- Prompt templates fill ``{column}`` fields from the row; ``{{``/``}}`` are literal braces; values are
+- Prompt templates fill ``{column}`` fields from the row (``{input}`` is always the input text); ``{{``/``}}`` are literal braces; values are
   inserted verbatim, so braces inside the data never break rendering.
 """
 
@@ -107,7 +107,7 @@ def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str
     if not rows:
         raise DataError(f"split {split!r} is empty")
     columns = set(rows[0])
-    needed = [spec.input_column, *template.fields]
+    needed = [spec.input_column, *(f for f in template.fields if f != "input")]
     for optional in (spec.target_column, spec.references_column, spec.id_column):
         if optional:
             needed.append(optional)
@@ -148,9 +148,10 @@ def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str
         refs = [r for r in refs if r.strip()]
         render_row = dict(row)
         render_row[spec.input_column] = text
+        render_row["input"] = text
         prompt = template.render(render_row)
         fields = {k: v for k, v in row.items() if k not in (spec.input_column,)}
-        content = [text, *(_text(row.get(f)) for f in template.fields if f != spec.input_column)]
+        content = [text, *(_text(row.get(f)) for f in template.fields if f not in (spec.input_column, "input"))]
 
         if spec.id_column:
             example_id = _text(_get(row, spec.id_column)).strip()
