@@ -115,11 +115,11 @@ class ModelSpec(PluginConfig):
     trust_remote_code: bool = Field(False, description="Allow custom model code from the hub.")
     max_input_tokens: int = Field(512, ge=8, description="Prompts longer than this are truncated from the left.")
     generation: GenerationConfig = Field(
-        default_factory=GenerationConfig, description="Decoding for evaluation and scoring."
+        default_factory=lambda: GenerationConfig(), description="Decoding for evaluation and scoring."
     )
 
 
-class Component(ABC):  # noqa: B024 - abstract through its subclasses
+class Component(ABC):
     """Base of all components. Subclasses set ``name`` and may set ``Config``."""
 
     name: ClassVar[str]
@@ -172,7 +172,7 @@ class SelectionContext:
     rng: np.random.Generator
     iteration: int = 0
     seed: int = 0
-    signals: Signals = Signals()
+    signals: Signals = field(default_factory=Signals)
     model: ModelHandle | None = None
     run_dir: Path | None = None
     progress: ProgressFn = no_progress
@@ -228,7 +228,7 @@ class AnnotationContext:
     """
 
     iteration: int = 0
-    labelled: LabelledView = LabelledView()
+    labelled: LabelledView = field(default_factory=LabelledView)
     budget: Budget = Budget()
     cache: KeyValueCache = field(default_factory=_NullCache)
     run_dir: Path | None = None

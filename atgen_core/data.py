@@ -10,7 +10,8 @@ Rules (documented in docs/spec.md):
   references are all their targets (E2E style multi-reference data).
 - Test rows must have at least one non-empty reference; pool rows may have none (an oracle then
   reports them as failed, other annotators label them).
-- Prompt templates fill ``{column}`` fields from the row (``{input}`` is always the input text); ``{{``/``}}`` are literal braces; values are
+- Prompt templates fill ``{column}`` fields from the row (``{input}`` is always the input text);
+  ``{{``/``}}`` are literal braces; values are
   inserted verbatim, so braces inside the data never break rendering.
 """
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """The hook specifications of atgen (pluggy project name ``atgen``).
 
 Each hook takes no arguments and returns one component class or a sequence of them. Plugins must

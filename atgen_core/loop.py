@@ -669,9 +669,9 @@ class Experiment:
     # -- evaluate ---------------------------------------------------------------------------------
 
     def _evaluate(self, round_: int) -> dict[str, float]:
-        for r, _, values in self.store.metrics():
+        for r, _, stored in self.store.metrics():
             if r == round_ and self.store.step_done(round_, "evaluate") is not None:
-                return values
+                return stored
         started = time.perf_counter()
         model = self._model_for(round_)
         settings = self.spec.model.generation.to_settings(seed=self.spec.seed)

@@ -127,7 +127,7 @@ class LoopSpec(_Strict):
     initial_size: int = Field(16, ge=1, description="Size of the first labelled batch.")
     query_size: int = Field(16, ge=1, description="Items selected per iteration.")
     iterations: int = Field(3, ge=0, description="Query iterations after the first batch.")
-    budget: BudgetSpec = Field(default_factory=BudgetSpec, description="Annotation budget.")
+    budget: BudgetSpec = Field(default_factory=lambda: BudgetSpec(), description="Annotation budget.")
     stop_when: dict[str, float] = Field(
         default_factory=dict,
         description="Stop once every listed metric value reaches its threshold, e.g. {'rougeL': 0.5}.",
@@ -148,8 +148,8 @@ class ExperimentSpec(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Experiment name.")
     seed: int = Field(42, description="Seed for every random choice (subsets, selection, training).")
     data: DataSpec = Field(description="Data section.")
-    model: ModelSpec = Field(default_factory=ModelSpec, description="Model section.")
-    loop: LoopSpec = Field(default_factory=LoopSpec, description="Loop section.")
+    model: ModelSpec = Field(default_factory=lambda: ModelSpec(), description="Model section.")
+    loop: LoopSpec = Field(default_factory=lambda: LoopSpec(), description="Loop section.")
     strategy: ComponentRef = Field(description="Selection strategy.")
     annotator: ComponentRef = Field(
         default_factory=lambda: ComponentRef(name="oracle"), description="Annotator."
@@ -492,7 +492,7 @@ def _union_for(kind: str, registry: Registry) -> Any:
                 model_name,
                 __config__=ConfigDict(extra="forbid"),
                 __doc__=info.summary or None,
-                name=(Literal[info.name], Field(description=info.summary or info.name)),  # type: ignore[valid-type]
+                name=(Literal[info.name], Field(description=info.summary or info.name)),  # type: ignore[valid-type,arg-type]
                 config=(info.cls.Config, Field(default_factory=info.cls.Config)),
             )
         )
@@ -517,8 +517,8 @@ def build_schema(registry: Registry) -> dict[str, Any]:
         strategy=(_union_for("strategy", registry), Field(description="Selection strategy.")),
         annotator=(_union_for("annotator", registry), Field(description="Annotator.")),
         trainer=(_union_for("trainer", registry), Field(description="Trainer.")),
-        metrics=(list[_union_for("metric", registry)], Field(description="Metrics.")),  # type: ignore[misc]
-        embedder=(_union_for("embedder", registry) | None, Field(None, description="Input embedder.")),
+        metrics=(list[_union_for("metric", registry)], Field(description="Metrics.")),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
+        embedder=(_union_for("embedder", registry) | None, Field(None, description="Input embedder.")),  # type: ignore[maybe-unrecognized-str-typeform]
     )
     schema = spec_model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

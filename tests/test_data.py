@@ -56,7 +56,7 @@ def test_duplicate_inputs_merge_into_multi_reference_examples() -> None:
     data = [{"input": "x", "target": "a"}, {"input": "x", "target": "b"}, {"input": "y", "target": "c"}]
     merged = build_examples(data, DataSpec(), "train")
     assert [(e.input, e.references) for e in merged] == [("x", ("a", "b")), ("y", ("c",))]
-    kept = build_examples(data + [{"input": "x", "target": "a"}], DataSpec(duplicates="keep"), "train")
+    kept = build_examples([*data, {"input": "x", "target": "a"}], DataSpec(duplicates="keep"), "train")
     assert len(kept) == 4 and len({e.id for e in kept}) == 4
     assert kept[3].id == kept[0].id + "-2"
 
@@ -71,17 +71,18 @@ def test_braces_in_data_do_not_break_the_prompt() -> None:
 
 
 def test_missing_column_names_the_column_and_the_available_ones() -> None:
-    with pytest.raises(DataError, match="column 'question' not found.*available columns: input, target"):
+    with pytest.raises(DataError, match=r"column 'question' not found.*available columns: input, target"):
         build_examples(rows(3), DataSpec(input_column="question"), "train")
-    with pytest.raises(DataError, match="data.prompt: column 'topic'"):
+    with pytest.raises(DataError, match=r"data\.prompt: column 'topic'"):
         build_examples(rows(3), DataSpec(prompt="{topic}: {input}"), "train")
 
 
 def test_empty_inputs_duplicate_ids_and_test_rows_without_reference_are_errors() -> None:
     with pytest.raises(DataError, match="row 1: empty value in input column"):
         build_examples([{"input": "a", "target": "b"}, {"input": " ", "target": "c"}], DataSpec(), "train")
-    with pytest.raises(DataError, match="id 'k' .* repeats"):
-        build_examples([{"input": "a", "k": "k"}, {"input": "b", "k": "k"}], DataSpec(id_column="k", target_column=None), "train")
+    with pytest.raises(DataError, match=r"id 'k' .* repeats"):
+        rows_ = [{"input": "a", "k": "k"}, {"input": "b", "k": "k"}]
+        build_examples(rows_, DataSpec(id_column="k", target_column=None), "train")
     splits = {"train": rows(5), "test": [{"input": "q", "target": ""}]}
     with pytest.raises(DataError, match="has no reference"):
         load_data(Rows(splits), DataSpec(test_split="test"), 0, DataContext())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
@@ -49,7 +49,7 @@ class SentenceTransformerEmbedder(Embedder):
 
     def __init__(self, config: PluginConfig | None = None) -> None:
         super().__init__(config)
-        self._model = None
+        self._model: Any = None
 
     def embed(self, texts: Sequence[str], ctx: EmbedContext) -> np.ndarray:
         import numpy as np
