@@ -1,11 +1,12 @@
-"""Base classes of the six component kinds and their context objects.
+"""Base classes of the component kinds and their context objects.
 
 A component is a class with a ``name`` (what specs refer to), a one-line summary (its docstring's
 first line) and a pydantic ``Config`` model. The loop validates the spec's ``config`` dict against
 ``Config`` and builds the component with ``cls(config)``. Every kind has one small abstract method
 that takes a *context object*: new context fields can be added later without breaking plugins.
 
-Kinds: ``strategy``, ``annotator``, ``trainer``, ``metric``, ``data_source`` and ``embedder``.
+Kinds: ``strategy``, ``annotator``, ``trainer``, ``metric``, ``data_source``, ``embedder`` and
+``scoring_backend``.
 Heavy libraries (torch, transformers, ...) must be imported inside methods, never at module import.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -24,6 +25,7 @@ from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
     Example,
+    Generation,
     GenerationSettings,
     KeyValueCache,
     LabelledView,
@@ -59,6 +61,8 @@ __all__ = [
     "ModelContext",
     "ModelSpec",
     "PluginConfig",
+    "ScoringBackend",
+    "ScoringRequest",
     "SelectionContext",
     "Strategy",
     "TrainContext",
@@ -383,6 +387,55 @@ class Embedder(Component):
         """A float32 matrix with one row per text."""
 
 
+# --------------------------------------------------------------------------------------------------
+# Scoring backends (where the per-iteration scoring pass runs)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoringRequest:
+    """One scoring pass: generate (or sample, or embed) for ``ids`` with the model of a given round.
+
+    Remote backends rebuild the model on their workers from ``trainer_name`` / ``trainer_config``
+    (looked up in the registry) plus ``model`` and ``adapter``; ``local_model`` loads the in-process
+    model when a backend wants to fall back to it.
+    """
+
+    round: int
+    ids: Sequence[str]
+    prompts: Sequence[str]
+    settings: GenerationSettings
+    trainer_name: str
+    trainer_config: Mapping[str, Any]
+    model: ModelSpec
+    adapter: Path | None = None
+    n_samples: int = 0
+    seed: int = 0
+    run_dir: Path | None = None
+    cache_dir: Path | None = None
+    progress: ProgressFn = no_progress
+    local_model: Callable[[], ModelHandle] | None = None
+
+
+class ScoringBackend(Component):
+    """Base class of scoring backends: where the loop's per-iteration generation pass runs.
+
+    Without a backend in the spec the loop scores in-process with the trainer's model handle.
+    """
+
+    kind: ClassVar[str] = "scoring_backend"
+
+    @abstractmethod
+    def generate(self, request: ScoringRequest) -> list[Generation]:
+        """One greedy (or configured) output per id, in the order of ``request.ids``."""
+
+    def sample(self, request: ScoringRequest) -> list[list[Generation]]:
+        """``request.n_samples`` sampled outputs per id; the default runs in-process."""
+        if request.local_model is None:
+            raise NotImplementedError(f"scoring backend {self.name!r} cannot sample")
+        return request.local_model().sample(request.prompts, request.n_samples, request.settings, request.progress)
+
+
 KINDS: dict[str, type[Component]] = {
     "strategy": Strategy,
     "annotator": Annotator,
@@ -390,6 +443,7 @@ KINDS: dict[str, type[Component]] = {
     "metric": Metric,
     "data_source": DataSource,
     "embedder": Embedder,
+    "scoring_backend": ScoringBackend,
 }
 """Component kind -> base class."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from atgen_core.components import Annotator, DataSource, Embedder, Metric, Strategy, Trainer
+    from atgen_core.components import Annotator, DataSource, Embedder, Metric, ScoringBackend, Strategy, Trainer
 
 PROJECT_NAME = "atgen"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -26,6 +26,7 @@ __all__ = [
     "atgen_register_data_sources",
     "atgen_register_embedders",
     "atgen_register_metrics",
+    "atgen_register_scoring_backends",
     "atgen_register_strategies",
     "atgen_register_trainers",
 ]
@@ -82,4 +83,15 @@ def atgen_register_embedders() -> type[Embedder] | Sequence[type[Embedder]]:
 
     Returns:
         An ``Embedder`` subclass or a sequence of them.
+    """
+
+
+@hookspec
+def atgen_register_scoring_backends() -> type[ScoringBackend] | Sequence[type[ScoringBackend]]:
+    """Register scoring backends (where the per-iteration scoring pass runs, e.g. on a Ray cluster).
+
+    Returns:
+        A ``ScoringBackend`` subclass or a sequence of them.
+
+    .. versionadded:: 0.1
     """

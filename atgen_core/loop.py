@@ -37,6 +37,8 @@ from atgen_core.components import (
     Metric,
     MetricContext,
     ModelContext,
+    ScoringBackend,
+    ScoringRequest,
     SelectionContext,
     Strategy,
     TrainContext,
@@ -161,6 +163,9 @@ class Experiment:
             self.embedder: Embedder | None = (
                 resolved.embedder.build() if resolved.embedder is not None else None  # type: ignore[assignment]
             )
+            self.scorer: ScoringBackend | None = (
+                resolved.scoring.build() if resolved.scoring is not None else None  # type: ignore[assignment]
+            )
             self.pool, self.test = self._load_examples()
         except BaseException:
             self.close()
@@ -180,8 +185,12 @@ class Experiment:
         registry: Registry | None = None,
         run_dir: Path | None = None,
         progress: bool | None = None,
+        cache_dir: Path | None = None,
     ) -> Experiment:
-        """Build an experiment from a spec object, a dict or a JSON file path."""
+        """Build an experiment from a spec object, a dict or a JSON file path.
+
+        ``cache_dir`` holds what may be shared between runs (input embeddings, converted models).
+        """
         from atgen_core.plugins import get_registry
 
         registry = registry if registry is not None else get_registry()
@@ -197,7 +206,7 @@ class Experiment:
             raw = spec
         resolved = resolve_spec(raw, registry, source=source, base_dir=base_dir)
         target = run_dir if run_dir is not None else resolved.spec.run_dir(Path.cwd())
-        return cls(resolved, target, progress=progress)
+        return cls(resolved, target, progress=progress, cache_dir=cache_dir)
 
     @classmethod
     def resume(
@@ -264,7 +273,7 @@ class Experiment:
 
     def close(self) -> None:
         """Release components, the store and the run lock."""
-        for component in [getattr(self, n, None) for n in ("strategy", "annotator", "trainer", "embedder")]:
+        for component in [getattr(self, n, None) for n in ("strategy", "annotator", "trainer", "embedder", "scorer")]:
             if component is not None:
                 component.close()
         for metric in getattr(self, "metrics", []):
@@ -488,11 +497,30 @@ class Experiment:
         samples: dict[str, list[Generation]] | None = None
         embeddings: Embeddings | None = None
         if req.generations or req.samples is not None:
-            model = self._model_for(round_ - 1)
             settings = self.spec.model.generation.to_settings(seed=self.spec.seed + round_)
+            request = ScoringRequest(
+                round=round_,
+                ids=[e.id for e in scored],
+                prompts=[e.prompt for e in scored],
+                settings=settings,
+                trainer_name=self.trainer.name,
+                trainer_config=self.trainer.config.model_dump(mode="json"),
+                model=self.spec.model,
+                adapter=self._adapter(round_ - 1),
+                seed=self.spec.seed,
+                run_dir=self.run_dir,
+                cache_dir=self.cache_dir,
+                progress=self.progress,
+                local_model=lambda: self._model_for(round_ - 1),
+            )
             if req.generations:
                 t0 = time.perf_counter()
-                outs = model.generate([e.prompt for e in scored], settings, self.progress)
+                if self.scorer is not None:
+                    outs = self.scorer.generate(request)
+                else:
+                    outs = self._model_for(round_ - 1).generate(request.prompts, settings, self.progress)
+                if len(outs) != len(scored):
+                    raise ComponentError(f"scoring returned {len(outs)} outputs for {len(scored)} prompts")
                 generations = {e.id: g for e, g in zip(scored, outs)}
                 self._drafts = {i: g.text for i, g in generations.items()}
                 log.info("round %d: generated for %d candidates in %.1fs", round_, len(scored),
@@ -503,7 +531,13 @@ class Experiment:
                 sample_settings = replace(
                     settings, do_sample=True, temperature=req.samples.temperature, top_p=req.samples.top_p
                 )
-                outs_n = model.sample([e.prompt for e in scored], req.samples.n, sample_settings, self.progress)
+                sample_request = replace(request, settings=sample_settings, n_samples=req.samples.n)
+                if self.scorer is not None:
+                    outs_n = self.scorer.sample(sample_request)
+                else:
+                    outs_n = self._model_for(round_ - 1).sample(
+                        sample_request.prompts, req.samples.n, sample_settings, self.progress
+                    )
                 samples = {e.id: list(g) for e, g in zip(scored, outs_n)}
         if req.embeddings:
             embeddings = self._embeddings(round_, [*scored, *labelled.examples])
@@ -522,7 +556,8 @@ class Experiment:
                          sort_keys=True)
         import hashlib
 
-        cache_file = self.run_dir / "cache" / f"embeddings-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
+        cache_root = self.cache_dir if self.cache_dir is not None else self.run_dir / "cache"
+        cache_file = cache_root / f"embeddings-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
         known: dict[str, np.ndarray] = {}
         if cache_file.exists():
             with np.load(cache_file, allow_pickle=False) as data:
@@ -701,6 +736,17 @@ class Experiment:
         shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
         log.info("round %s: %d labels: %s", "base" if round_ == BASE_ROUND else round_, n_labels, shown)
         return values
+
+    def import_evaluation(self, round_: int, values: Mapping[str, float], generations: Mapping[str, str]) -> None:
+        """Store an evaluation computed elsewhere for an identical model (e.g. the untrained model's, shared
+        by every run of a benchmark with the same seed), so that this run does not recompute it."""
+        if self.store.step_done(round_, "evaluate") is not None:
+            return
+        if set(generations) != {e.id for e in self.test}:
+            raise AtgenError("import_evaluation: the generations do not cover this run's test set")
+        self.store.save_evaluation(round_, values, 0, [(e.id, generations[e.id]) for e in self.test])
+        self.store.mark_step(round_, "evaluate", 0.0, {"imported": True})
+        self._export_metrics()
 
     # -- exports ----------------------------------------------------------------------------------
 

@@ -161,6 +161,9 @@ class ExperimentSpec(_Strict):
     embedder: ComponentRef | None = Field(
         None, description="Input embedder for diversity strategies (default: sentence-transformers if needed)."
     )
+    scoring: ComponentRef | None = Field(
+        None, description="Scoring backend for the per-iteration generation pass (default: in-process)."
+    )
     output_dir: str = Field("runs/{name}", description="Run directory; {name} is replaced by the spec name.")
 
     def run_dir(self, base: Path | None = None) -> Path:
@@ -176,6 +179,7 @@ COMPONENT_FIELDS: tuple[tuple[str, str], ...] = (
     ("annotator", "annotator"),
     ("trainer", "trainer"),
     ("embedder", "embedder"),
+    ("scoring", "scoring_backend"),
 )
 
 
@@ -207,6 +211,7 @@ class ResolvedSpec:
     metrics: tuple[ResolvedComponent, ...]
     embedder: ResolvedComponent | None
     base_dir: Path | None = None
+    scoring: ResolvedComponent | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -393,6 +398,7 @@ def resolve_spec(
         metrics=metrics,
         embedder=embedder,
         base_dir=base_dir,
+        scoring=resolved.get(("scoring",)),
     )
 
 
@@ -519,6 +525,7 @@ def build_schema(registry: Registry) -> dict[str, Any]:
         trainer=(_union_for("trainer", registry), Field(description="Trainer.")),
         metrics=(list[_union_for("metric", registry)], Field(description="Metrics.")),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
         embedder=(_union_for("embedder", registry) | None, Field(None, description="Input embedder.")),  # type: ignore[maybe-unrecognized-str-typeform]
+        scoring=(_union_for("scoring_backend", registry) | None, Field(None, description="Scoring backend.")),  # type: ignore[maybe-unrecognized-str-typeform]
     )
     schema = spec_model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

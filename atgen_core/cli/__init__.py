@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "atgen_core.cli.plugins_cmd",
     "atgen_core.cli.spec_cmd",
     "atgen_core.cli.run_cmd",
+    "atgen_core.cli.bench_cmd",
+    "atgen_core.cli.annotate_cmd",
 )
 
 

@@ -1,0 +1,130 @@
+"""The ``llm-judge`` metric: an LLM scores each prediction on a rubric; the mean is normalised to 0-1."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import ClassVar
+
+from atgen_core import Metric, MetricContext, MetricKey, MetricResult
+from atgen_openai_annotator.client import ChatRequest, read_api_key
+from atgen_openai_annotator.config import JudgeConfig
+from atgen_openai_annotator.disk_cache import SqliteCache
+from atgen_openai_annotator.postprocess import strip_reasoning
+from atgen_openai_annotator.runner import RequestRunner
+from atgen_openai_annotator.scores import parse_score
+from atgen_openai_annotator.templates import render
+
+__all__ = ["RUBRICS", "LLMJudge"]
+
+RUBRICS: dict[str, str] = {
+    "faithfulness": (
+        "Faithfulness: is every statement of the OUTPUT supported by the SOURCE? The highest score means "
+        "fully supported with nothing invented or contradicted; the lowest means mostly unsupported or "
+        "contradicting the source."
+    ),
+    "relevance": (
+        "Relevance: does the OUTPUT do what the SOURCE asks and cover its important information (the "
+        "REFERENCE, when shown, is one good answer)? The highest score means complete and on point; the "
+        "lowest means off-topic or missing the essentials."
+    ),
+    "fluency": (
+        "Fluency: is the OUTPUT well-formed, grammatical, natural text? Judge the language only, not the "
+        "content. The highest score means flawless; the lowest means hard to read."
+    ),
+}
+
+DEFAULT_SYSTEM = (
+    "You are a strict, consistent evaluator of generated text. Apply the criterion exactly and end your "
+    "reply with one line 'Score: N', where N is an integer from {score_min} to {score_max}."
+)
+
+DEFAULT_TEMPLATE = (
+    "Criterion: {criterion}\n\n"
+    "SOURCE:\n{source}\n\n"
+    "{reference_block}"
+    "OUTPUT:\n{prediction}\n\n"
+    "Rate the OUTPUT from {score_min} (worst) to {score_max} (best). Reply with 'Score: N'."
+)
+
+
+class LLMJudge(Metric):
+    """LLM-as-a-judge on a rubric (faithfulness, relevance, fluency or custom), normalised to 0-1.
+
+    Reports ``<key>`` (mean normalised score over the examples that could be scored), ``<key>_failed``
+    (examples without a score: request failed, reply unparseable, or over ``max_cost``; their
+    per-example value is NaN) and ``<key>_cost``. Responses are cached in a sqlite file under
+    ``<run_dir>/judge_cache`` (no cache without a run directory); cached judgements cost 0.
+    """
+
+    name: ClassVar[str] = "llm-judge"
+    Config: ClassVar[type[JudgeConfig]] = JudgeConfig
+    config: JudgeConfig
+
+    def keys(self) -> Mapping[str, MetricKey]:
+        key = self.config.key
+        return {
+            key: MetricKey(0.0, 1.0, True),
+            f"{key}_failed": MetricKey(0.0, math.inf, False),
+            f"{key}_cost": MetricKey(0.0, math.inf, False),
+        }
+
+    def build_messages(self, source: str, prediction: str, reference: str | None) -> list[tuple[str, str]]:
+        """The chat messages of one judgement."""
+        cfg = self.config
+        criterion = cfg.custom_rubric if cfg.rubric == "custom" else RUBRICS[cfg.rubric]
+        values = {
+            "criterion": (criterion or "").strip(),
+            "source": source,
+            "prediction": prediction,
+            "reference": reference or "",
+            "score_min": cfg.score_min,
+            "score_max": cfg.score_max,
+        }
+        show_reference = cfg.include_reference and bool(reference)
+        values["reference_block"] = f"REFERENCE:\n{reference}\n\n" if show_reference else ""
+        system = render(cfg.system_prompt or DEFAULT_SYSTEM, values, what="system_prompt")
+        user = render(cfg.prompt_template or DEFAULT_TEMPLATE, values, what="prompt_template")
+        return [("system", system), ("user", user)]
+
+    def compute(self, ctx: MetricContext) -> MetricResult:
+        """Judge every prediction (concurrently, with retries and caching)."""
+        cfg = self.config
+        start = time.monotonic()
+        n = len(ctx.predictions)
+        if not (len(ctx.sources) == len(ctx.references) == n):
+            raise ValueError(
+                f"llm-judge: {n} predictions, {len(ctx.sources)} sources and {len(ctx.references)} references"
+            )
+        key = cfg.key
+        if n == 0:
+            return MetricResult({key: math.nan, f"{key}_failed": 0.0, f"{key}_cost": 0.0}, {key: []})
+        api_key = read_api_key(cfg.api_key_env)
+        groups = [
+            [ChatRequest(tuple(self.build_messages(src, pred, refs[0] if refs else None)))]
+            for src, pred, refs in zip(ctx.sources, ctx.predictions, ctx.references)
+        ]
+        cache = SqliteCache(ctx.run_dir / "judge_cache" / "cache.sqlite") if cfg.cache and ctx.run_dir else None
+        scores = [math.nan] * n
+        runner = RequestRunner(cfg, api_key=api_key, cache=cache, money=cfg.max_cost)
+        tags = cfg.reasoning_tags if cfg.strip_reasoning else ()
+        try:
+            for group in runner.run(groups):
+                outcome = group.outcomes[0] if group.outcomes else None
+                if group.status != "done" or outcome is None or outcome.response is None:
+                    continue
+                text = strip_reasoning(outcome.response.texts[0], tags)
+                value = parse_score(text, cfg.score_min, cfg.score_max)
+                if value is not None:
+                    scores[group.index] = value
+        finally:
+            if cache is not None:
+                cache.close()
+        ok = [s for s in scores if not math.isnan(s)]
+        values = {
+            key: sum(ok) / len(ok) if ok else math.nan,
+            f"{key}_failed": float(n - len(ok)),
+            f"{key}_cost": runner.spent,
+        }
+        return MetricResult(values, {key: scores}, seconds=time.monotonic() - start)
