@@ -1,0 +1,83 @@
+"""Single-output uncertainty baselines: mean token entropy and normalised sequence probability."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import Field
+
+from atgen_baselines.ranking import check_k, top_k_ids, unique_pool_ids
+from atgen_baselines.signals import greedy_generations
+from atgen_core import Generation, PluginConfig, Requirements, SelectionContext, Strategy
+
+__all__ = ["EntropyConfig", "EntropyStrategy", "NSPConfig", "NSPStrategy", "sequence_uncertainty"]
+
+
+class EntropyConfig(PluginConfig):
+    """The ``entropy`` strategy has no options."""
+
+
+class EntropyStrategy(Strategy):
+    """Mean token entropy of the greedy output: label the inputs the model is least sure about."""
+
+    name = "entropy"
+    Config = EntropyConfig
+    cold_start = True
+
+    def requirements(self) -> Requirements:
+        """Needs one greedy generation per pool item with per-token entropies."""
+        return Requirements(generations=True)
+
+    def select(self, ctx: SelectionContext) -> Sequence[str]:
+        """Top-k by mean per-token entropy (an empty output scores NaN: ranked last, with a warning)."""
+        check_k(ctx.k, self.name)
+        ids = unique_pool_ids(ctx.pool.ids, self.name)
+        if min(ctx.k, len(ids)) == 0:
+            return []
+        generations = greedy_generations(ctx, ids, self.name)
+        scores = np.array([g.mean_entropy for g in generations], dtype=np.float64)
+        return top_k_ids(ids, scores, ctx.k, self.name, "empty greedy output or NaN token scores")
+
+
+class NSPConfig(PluginConfig):
+    """Options of the ``nsp`` strategy."""
+
+    length_penalty: float = Field(
+        1.0,
+        ge=0.0,
+        description="Exponent a of the length normalisation: uncertainty = -sum_t log p(y_t) / T**a. "
+        "1.0 is the mean negative log-likelihood (NNLL), 0.0 the total one (favours long outputs).",
+    )
+
+
+def sequence_uncertainty(generation: Generation, length_penalty: float) -> float:
+    """-sum of the token log-probs divided by ``num_tokens ** length_penalty`` (NaN for an empty output)."""
+    if generation.num_tokens == 0:
+        return math.nan
+    return -math.fsum(generation.token_logprobs) / generation.num_tokens**length_penalty
+
+
+class NSPStrategy(Strategy):
+    """Normalised sequence probability: label the inputs whose greedy output is least likely."""
+
+    name = "nsp"
+    Config = NSPConfig
+    cold_start = True
+    config: NSPConfig
+
+    def requirements(self) -> Requirements:
+        """Needs one greedy generation per pool item with per-token log-probs."""
+        return Requirements(generations=True)
+
+    def select(self, ctx: SelectionContext) -> Sequence[str]:
+        """Top-k by length-normalised negative log-likelihood (empty outputs: NaN, ranked last, warned)."""
+        check_k(ctx.k, self.name)
+        ids = unique_pool_ids(ctx.pool.ids, self.name)
+        if min(ctx.k, len(ids)) == 0:
+            return []
+        generations = greedy_generations(ctx, ids, self.name)
+        penalty = self.config.length_penalty
+        scores = np.array([sequence_uncertainty(g, penalty) for g in generations], dtype=np.float64)
+        return top_k_ids(ids, scores, ctx.k, self.name, "empty greedy output or NaN token scores")
