@@ -584,6 +584,9 @@ class Experiment:
         attempted = self.store.attempted_ids(round_)
         pending = [i for i in ids if i not in attempted]
         if not pending:
+            # Labelled elsewhere (e.g. `atgen annotate`) or before a crash: make the exports current.
+            if self.store.step_done(round_, "annotate") is None:
+                self._finish_annotation(round_, 0.0)
             return []
         started = time.perf_counter()
         name = self.annotator.name
@@ -627,16 +630,19 @@ class Experiment:
             self.store.record_result(
                 round_, AnnotationResult(id=missing, status="failed", error="annotator returned no result"), name
             )
+        self._finish_annotation(round_, time.perf_counter() - started)
+        return results
+
+    def _finish_annotation(self, round_: int, seconds: float) -> None:
         counts: dict[str, int] = {}
         for attempt in self.store.attempts(round_):
             counts[attempt["status"]] = counts.get(attempt["status"], 0) + 1
-        self.store.mark_step(round_, "annotate", time.perf_counter() - started, counts)
+        self.store.mark_step(round_, "annotate", seconds, counts)
         log.info("round %d: annotation %s", round_, counts)
         failed = [a for a in self.store.attempts(round_) if a["status"] != "ok"]
         for attempt in failed[:5]:
             log.warning("round %d: item %s %s: %s", round_, attempt["id"], attempt["status"], attempt["error"])
         self._export_labels()
-        return results
 
     # -- train ------------------------------------------------------------------------------------
 
