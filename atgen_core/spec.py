@@ -502,11 +502,13 @@ def _union_for(kind: str, registry: Registry) -> Any:
                 config=(info.cls.Config, Field(default_factory=info.cls.Config)),
             )
         )
-    if len(variants) == 1:
-        return variants[0]
     from typing import Annotated, Union
 
-    return Annotated[Union[tuple(variants)], Field(discriminator="name")]  # noqa: UP007
+    names = Literal[tuple(info.name for info in infos)]  # type: ignore[valid-type]
+    if len(variants) == 1:
+        return Union[names, variants[0]]  # noqa: UP007
+    # A bare name is shorthand for {"name": ...}; objects are told apart by their "name".
+    return Union[names, Annotated[Union[tuple(variants)], Field(discriminator="name")]]  # noqa: UP007
 
 
 def build_schema(registry: Registry) -> dict[str, Any]:
@@ -514,16 +516,16 @@ def build_schema(registry: Registry) -> dict[str, Any]:
     data_model = create_model(
         "DataSpecWithSources",
         __base__=DataSpec,
-        source=(_union_for("data_source", registry), Field(description="Data source component.")),
+        source=(_union_for("data_source", registry), Field("files", description="Data source component.")),
     )
     spec_model = create_model(
         "AtgenExperimentSpec",
         __base__=ExperimentSpec,
         data=(data_model, Field(description="Data section.")),
         strategy=(_union_for("strategy", registry), Field(description="Selection strategy.")),
-        annotator=(_union_for("annotator", registry), Field(description="Annotator.")),
-        trainer=(_union_for("trainer", registry), Field(description="Trainer.")),
-        metrics=(list[_union_for("metric", registry)], Field(description="Metrics.")),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
+        annotator=(_union_for("annotator", registry), Field("oracle", description="Annotator.")),
+        trainer=(_union_for("trainer", registry), Field("lora", description="Trainer.")),
+        metrics=(list[_union_for("metric", registry)], Field(["rouge"], description="Metrics.")),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
         embedder=(_union_for("embedder", registry) | None, Field(None, description="Input embedder.")),  # type: ignore[maybe-unrecognized-str-typeform]
         scoring=(_union_for("scoring_backend", registry) | None, Field(None, description="Scoring backend.")),  # type: ignore[maybe-unrecognized-str-typeform]
     )

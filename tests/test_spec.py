@@ -92,8 +92,10 @@ def test_schema_has_a_discriminated_union_per_kind(registry) -> None:  # type: i
     schema = build_schema(registry)
     text = json.dumps(schema)
     assert "test-random" in text and "warm-only" in text
-    strategy = schema["properties"]["strategy"]
-    assert "discriminator" in strategy and strategy["discriminator"]["propertyName"] == "name"
+    names, objects = schema["properties"]["strategy"]["anyOf"]
+    assert set(names["enum"]) == {"test-random", "warm-only"}  # the bare-name shorthand
+    assert objects["discriminator"]["propertyName"] == "name"
+    assert set(objects["discriminator"]["mapping"]) == {"test-random", "warm-only"}
 
 
 def test_validate_cli_reports_all_problems_and_exits_2(tmp_path: Path) -> None:

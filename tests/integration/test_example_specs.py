@@ -29,3 +29,10 @@ def test_example_spec_validates(path: Path, registry) -> None:  # type: ignore[n
 def test_examples_reference_the_published_schema_file() -> None:
     for path in EXAMPLES:
         assert json.loads(path.read_text())["$schema"] == "../docs/atgen-spec.schema.json"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_spec_validates_against_the_published_json_schema(path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((path.parent.parent / "docs" / "atgen-spec.schema.json").read_text())
+    jsonschema.validate(json.loads(path.read_text()), schema)

@@ -18,11 +18,11 @@ pytest.importorskip("atgen_lora_trainer")
 pytest.importorskip("torch")
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "plugins" / "lora-trainer" / "tests"))
-from lora_trainer_helpers import CHATML_TEMPLATE, make_model_dir  # noqa: E402
+from lora_trainer_helpers import CHATML_TEMPLATE, make_model_dir
 
-from atgen_core.loop import BASE_ROUND, Experiment  # noqa: E402
-from atgen_core.plugins import load_registry  # noqa: E402
-from atgen_core.store import RunStore  # noqa: E402
+from atgen_core.loop import BASE_ROUND, Experiment
+from atgen_core.plugins import load_registry
+from atgen_core.store import RunStore
 
 STRATEGIES = ["random", "huds", "hadas", "facility-location", "entropy", "nsp", "idds", "te-delfy", "bleuvar",
               "graph-cut", "dual"]

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("atgen_openai_annotator")
-from atgen_openai_annotator.stub_server import OpenAIStub, RecordedRequest, StubReply  # noqa: E402
+from atgen_openai_annotator.stub_server import OpenAIStub, RecordedRequest, StubReply
 
-from atgen_core.store import RunStore  # noqa: E402
+from atgen_core.store import RunStore
 
 TESTS = Path(__file__).parents[1]
 

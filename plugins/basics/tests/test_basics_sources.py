@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from atgen_basics.oracle import OracleAnnotator, OracleConfig
 from atgen_basics.random_strategy import RandomStrategy
 from atgen_basics.sources import FilesConfig, FilesSource, ReasoningGymConfig, ReasoningGymSource, read_table
+
 from atgen_core import AnnotationContext, AnnotationItem, DataContext, Example, SelectionContext
 from atgen_core.errors import DataError
 from atgen_core.testing import check_component, make_pool
