@@ -278,3 +278,21 @@ def test_kill_9_then_resume_ends_in_the_uninterrupted_state(tmp_path: Path, regi
     assert state(tmp_path / "crash" / "run") == expected
     requests = (tmp_path / "crash" / "requests.log").read_text().split()
     assert len(requests) == len(set(requests)) == 16  # nobody asked twice
+
+
+def test_status_reports_progress_budget_and_last_metrics(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec(tmp_path, loop={"budget": {"labels": 10, "money": 5.0}, "iterations": 1})
+    spec["annotator"]["config"]["price"] = 0.25
+    with run(spec, registry) as experiment:
+        accuracy = experiment.store.metrics()[-1][2]["accuracy"]
+    proc = subprocess.run([sys.executable, "-m", "atgen_core", "status", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "status: finished: iterations done" in out
+    assert "labels: 8, 2 left" in out
+    assert "spent: 2.0000 USD, 3.0000 left" in out
+    assert f"accuracy={accuracy:.4f}" in out and "round 1, 8 labels" in out
+    missing = subprocess.run([sys.executable, "-m", "atgen_core", "status", str(tmp_path / "nope")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "not an atgen run directory" in missing.stderr
