@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, model_validator
 
 from atgen_core import PluginConfig
@@ -11,7 +9,7 @@ from atgen_hads.options import DetectorOptions
 
 __all__ = ["DEFAULT_DETECTORS", "HADASConfig", "Normalisation"]
 
-Normalisation = Literal["minmax", "rank", "none"]
+from atgen_core.ranking import Normalisation
 
 DEFAULT_DETECTORS: tuple[str, ...] = ("bertscore-precision", "unsupported-content", "unsupported-entities")
 

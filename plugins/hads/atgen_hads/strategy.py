@@ -10,11 +10,11 @@ from typing import ClassVar
 import numpy as np
 
 from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core.ranking import normalise, top_k_ids
 from atgen_core.types import ProgressFn, no_progress
 from atgen_hads.config import HADASConfig
 from atgen_hads.detectors import Detector, build_detectors
 from atgen_hads.divergence import mean_js_divergence
-from atgen_hads.ranking import normalise, top_k_ids
 
 __all__ = ["HADASScores", "HADASStrategy"]
 

@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from atgen_core import PluginConfig
+from atgen_core.ranking import Normalisation
 
-Normalisation = Literal["minmax", "rank", "none"]
 EmptyOutputRule = Literal["max", "min", "error"]
 
 

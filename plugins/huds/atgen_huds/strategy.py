@@ -9,12 +9,11 @@ from typing import ClassVar
 import numpy as np
 
 from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core.ranking import normalise, top_k_ids
 from atgen_huds.config import HUDSConfig
 from atgen_huds.scoring import (
     assign_strata,
-    normalise,
     stratum_diversity,
-    top_k_ids,
     uncertainty_scores,
 )
 

@@ -1,14 +1,17 @@
-"""Scaling of score terms and top-k selection with ties broken by id."""
+"""Helpers for strategy authors: scaling score terms to a common range, and top-k by score with ties
+broken by id (so a ranking is a pure function of ids and scores)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
-from atgen_hads.config import Normalisation
+__all__ = ["Normalisation", "normalise", "top_k_ids"]
 
-__all__ = ["normalise", "top_k_ids"]
+Normalisation = Literal["minmax", "rank", "none"]
+"""How score terms are put on a common scale before mixing."""
 
 
 def normalise(values: np.ndarray, method: Normalisation) -> np.ndarray:
