@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from atgen_nlg_metrics.alignscore import AlignScoreMetric, aggregate, chunk_source, score_examples
+from nlg_metrics_testkit import CORPUS, make_tiny_alignscore, write_base_model, write_checkpoint
 
 from atgen_core import MetricContext
 
@@ -20,90 +21,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-CORPUS = [
-    "The cat sat on the mat.",
-    "Paris is the capital of France.",
-    "A dog barked at the moon during the night.",
-    "The restaurant serves cheap Italian food near the river.",
-    "Blue Spice is a coffee shop in the city centre.",
-]
-
-
-def _write_base_model(folder: Path, hidden: int = 32) -> None:
-    """A tiny RoBERTa config and a byte-level BPE tokenizer trained here (what base_model points to)."""
-    from tokenizers import ByteLevelBPETokenizer
-    from tokenizers.processors import RobertaProcessing
-    from transformers import PreTrainedTokenizerFast, RobertaConfig
-
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        CORPUS * 3, vocab_size=320, min_frequency=1, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    )
-    bpe.post_processor = RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")))
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        bos_token="<s>",
-        eos_token="</s>",
-        cls_token="<s>",
-        sep_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        mask_token="<mask>",
-        model_max_length=64,
-    )
-    tokenizer.save_pretrained(str(folder))
-    RobertaConfig(
-        vocab_size=bpe.get_vocab_size(),
-        hidden_size=hidden,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=66,
-        type_vocab_size=1,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-    ).save_pretrained(str(folder))
-
-
-def _write_checkpoint(path: Path, base: Path, *, heads: Sequence[str] = ("tri", "bin", "reg")) -> None:
-    """A Lightning-style checkpoint in AlignScore's format, randomly initialised with a fixed seed."""
-    from transformers import AutoConfig, RobertaModel
-
-    torch.manual_seed(0)
-    config = AutoConfig.from_pretrained(str(base))
-    encoder = RobertaModel(config)
-    state: dict[str, Any] = {f"base_model.{k}": v for k, v in encoder.state_dict().items()}
-    # Old transformers saved this buffer; the loader must ignore it.
-    state["base_model.embeddings.position_ids"] = torch.arange(config.max_position_embeddings)[None]
-    state["mlm_head.dense.weight"] = torch.randn(config.hidden_size, config.hidden_size)
-    state["mlm_head.bias"] = torch.randn(config.vocab_size)
-    sizes = {"tri": 3, "bin": 2, "reg": 1}
-    for head in heads:
-        layer = torch.nn.Linear(config.hidden_size, sizes[head])
-        state[f"{head}_layer.weight"] = layer.weight.detach().clone()
-        state[f"{head}_layer.bias"] = layer.bias.detach().clone()
-    torch.save(
-        {
-            "state_dict": state,
-            "hyper_parameters": {"model": "roberta-base", "using_pretrained": True},
-            "epoch": 3,
-            "global_step": 1000,
-            "pytorch-lightning_version": "1.7.7",
-        },
-        str(path),
-    )
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("alignscore")
-    base = root / "tiny-roberta"
-    base.mkdir()
-    _write_base_model(base)
-    checkpoint = root / "AlignScore-tiny.ckpt"
-    _write_checkpoint(checkpoint, base)
-    return base, checkpoint
+    return make_tiny_alignscore(tmp_path_factory.mktemp("alignscore"))
 
 
 def _metric(tiny: tuple[Path, Path], **options: Any) -> AlignScoreMetric:
@@ -242,7 +162,7 @@ def test_missing_checkpoint_file(tmp_path: Path) -> None:
 def test_missing_head_names_the_mode(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     base, _ = tiny
     checkpoint = tmp_path / "no-tri.ckpt"
-    _write_checkpoint(checkpoint, base, heads=("bin", "reg"))
+    write_checkpoint(checkpoint, base, heads=("bin", "reg"))
     metric = AlignScoreMetric(AlignScoreMetric.Config(checkpoint=str(checkpoint), base_model=str(base)))
     with pytest.raises(ValueError, match="mode 'nli_sp' needs the head 'tri_layer'"):
         metric.compute(_ctx(["a"], ["a"]))
@@ -256,7 +176,7 @@ def test_wrong_base_model_is_a_clear_error(tiny: tuple[Path, Path], tmp_path: Pa
     _, checkpoint = tiny
     other = tmp_path / "wider"
     other.mkdir()
-    _write_base_model(other, hidden=48)
+    write_base_model(other, hidden=48)
     metric = AlignScoreMetric(AlignScoreMetric.Config(checkpoint=str(checkpoint), base_model=str(other)))
     with pytest.raises(ValueError, match="do not fit base_model"):
         metric.compute(_ctx(["a"], ["a"]))
