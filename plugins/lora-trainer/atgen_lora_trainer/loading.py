@@ -120,14 +120,21 @@ def model_cache_root(cache_dir: Path | None) -> Path:
 
 
 def _gguf_key(source: ModelSource) -> str:
+    """A cache key from the file's content (size, first and last MiB), not its location.
+
+    The same GGUF installed in several environments (venvs, CI clones) shares one converted copy.
+    """
     import transformers
 
     file = Path(source.location) / str(source.gguf_file)
-    stat = file.stat()
-    major = transformers.__version__.split(".")[0]
-    raw = f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|transformers{major}"
+    size = file.stat().st_size
+    digest = hashlib.sha256(f"{size}|transformers{transformers.__version__.split('.')[0]}|".encode())
+    with file.open("rb") as handle:
+        digest.update(handle.read(1 << 20))
+        handle.seek(max(0, size - (1 << 20)))
+        digest.update(handle.read(1 << 20))
     stem = Path(str(source.gguf_file)).stem.lower().replace(".", "-")
-    return f"{stem}-{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
+    return f"{stem}-{digest.hexdigest()[:12]}"
 
 
 def _remove_stale_tmp(root: Path) -> None:

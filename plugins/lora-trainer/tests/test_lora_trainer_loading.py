@@ -28,7 +28,7 @@ def fake_gguf(tmp_path: Path, chatml_model_dir: Path, monkeypatch: pytest.Monkey
     def model_loader(path: Any, *args: Any, gguf_file: str | None = None, **kw: Any) -> Any:
         if gguf_file is None:
             return real_model(path, *args, **kw)
-        assert Path(path) / gguf_file == gguf
+        assert Path(path) / gguf_file == state["path"]
         state["calls"] += 1
         if state["fail"]:
             raise RuntimeError("simulated crash while converting")
@@ -64,6 +64,13 @@ def test_gguf_is_converted_once_then_loaded_from_the_cache(
 
     second = loading.load_base_model(spec, cache, device="cpu")
     assert fake_gguf["calls"] == 1 and second.model_dir == first.model_dir
+    # The key is the file's content: the same GGUF in another environment reuses the conversion.
+    elsewhere = tmp_path / "other-venv" / fake_gguf["path"].name
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(fake_gguf["path"].read_bytes())
+    fake_gguf["path"] = elsewhere
+    assert loading.load_base_model(ModelSpec(path=str(elsewhere)), cache, device="cpu").model_dir == first.model_dir
+    assert fake_gguf["calls"] == 1
     source = AutoModelForCausalLM.from_pretrained(chatml_model_dir)
     ids = torch.tensor([[5, 17, 42, 9]])
     with torch.no_grad():
