@@ -1,0 +1,111 @@
+"""``ModelRecipe``: everything a worker needs to rebuild the round's model, as plain picklable data.
+
+A worker looks the trainer up by name in its own plugin registry (``atgen_core.plugins.load_registry``),
+validates the trainer config, and calls ``trainer.load(ModelContext(model=...), adapter)``: the same
+model the loop would load in-process. The adapter either travels with the recipe as a tar archive
+(no shared file system needed) or is read from its path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atgen_core import ModelContext, ModelHandle, ModelSpec, ScoringRequest, Trainer
+
+__all__ = ["ModelRecipe", "pack_folder", "unpack_archive"]
+
+
+def pack_folder(path: Path) -> bytes:
+    """A tar archive (in memory) of a file or folder, stored under its base name."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(str(path), arcname=Path(path).name)
+    return buf.getvalue()
+
+
+def unpack_archive(data: bytes, into: Path) -> Path:
+    """Extract an archive made by :func:`pack_folder` into ``into``; return the extracted top entry."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        members = tar.getmembers()
+        tops = {m.name.split("/", 1)[0] for m in members}
+        if len(tops) != 1:
+            raise ValueError(f"the adapter archive holds {len(tops)} top-level entries, expected one")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # Python before 3.10.12 / 3.11.4: no extraction filters (the archive is our own)
+            tar.extractall(into)
+    return into / tops.pop()
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """How to rebuild and load the model of one scoring request, anywhere the plugins are installed."""
+
+    trainer_name: str
+    trainer_config: Mapping[str, Any]
+    model: Mapping[str, Any]
+    adapter: str | None = None
+    adapter_archive: bytes | None = None
+    seed: int = 0
+    cache_dir: str | None = None
+    extra_plugin_modules: tuple[str, ...] = ()
+
+    @classmethod
+    def from_request(
+        cls, request: ScoringRequest, *, ship_adapter: bool = False, extra_plugin_modules: tuple[str, ...] = ()
+    ) -> ModelRecipe:
+        """The recipe of ``request``; with ``ship_adapter`` the adapter's files are packed into it."""
+        archive = None
+        if ship_adapter and request.adapter is not None:
+            if not Path(request.adapter).exists():
+                raise FileNotFoundError(f"the adapter {request.adapter} does not exist")
+            archive = pack_folder(Path(request.adapter))
+        return cls(
+            trainer_name=request.trainer_name,
+            trainer_config=dict(request.trainer_config),
+            model=request.model.model_dump(mode="json"),
+            adapter=str(request.adapter) if request.adapter is not None else None,
+            adapter_archive=archive,
+            seed=request.seed,
+            cache_dir=str(request.cache_dir) if request.cache_dir is not None else None,
+            extra_plugin_modules=tuple(extra_plugin_modules),
+        )
+
+    def build_trainer(self) -> Trainer:
+        """The trainer component, looked up in this process's registry and configured."""
+        from atgen_core.plugins import load_registry
+
+        extra = [(name, importlib.import_module(name)) for name in self.extra_plugin_modules]
+        registry = load_registry(plugins=extra)
+        info = registry.get("trainer", self.trainer_name)
+        cls = info.cls
+        trainer = cls(cls.Config.model_validate(dict(self.trainer_config)))
+        if not isinstance(trainer, Trainer):
+            raise TypeError(f"component {self.trainer_name!r} is a {type(trainer).__name__}, not a Trainer")
+        return trainer
+
+    def load(self) -> ModelHandle:
+        """Rebuild the trainer and load the model (with the adapter applied when there is one)."""
+        trainer = self.build_trainer()
+        ctx = ModelContext(
+            model=ModelSpec.model_validate(dict(self.model)),
+            seed=self.seed,
+            cache_dir=Path(self.cache_dir) if self.cache_dir is not None else None,
+        )
+        if self.adapter_archive is None:
+            return trainer.load(ctx, Path(self.adapter) if self.adapter is not None else None)
+        scratch = Path(tempfile.mkdtemp(prefix="atgen-adapter-"))
+        try:
+            adapter = unpack_archive(self.adapter_archive, scratch)
+            return trainer.load(ctx, adapter)
+        finally:
+            # Trainers read the adapter while loading; the weights then live in memory.
+            shutil.rmtree(scratch, ignore_errors=True)
