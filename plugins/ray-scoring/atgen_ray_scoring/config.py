@@ -108,8 +108,8 @@ class RayScoringConfig(ShardingFields, RayClusterFields):
     num_cpus_per_worker: float = Field(
         1.0,
         gt=0,
-        description="CPUs reserved per actor. Use a fraction (e.g. 0.5) when actors x CPUs would take every "
-        "core of a small machine: Ray Data also needs a little CPU for its own tasks.",
+        description="CPUs reserved per actor; Ray sets the actor's OMP_NUM_THREADS (torch threads) from it, "
+        "at least 1. Fractions let more actors share cores.",
     )
     num_gpus_per_worker: float = Field(0.0, ge=0, description="GPUs reserved per actor (0: CPU only).")
     ship_adapter: bool = Field(

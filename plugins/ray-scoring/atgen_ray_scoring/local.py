@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,7 +12,7 @@ from atgen_ray_scoring.backend import ShardedBackend
 from atgen_ray_scoring.config import LocalScoringConfig
 from atgen_ray_scoring.recipe import ModelRecipe
 from atgen_ray_scoring.shards import Shard, shard_path, write_atomic
-from atgen_ray_scoring.work import ShardTask, score_shard
+from atgen_ray_scoring.work import ShardTask, process_cpu_seconds, score_shard
 
 __all__ = ["LocalScoring"]
 
@@ -40,8 +41,18 @@ class LocalScoring(ShardedBackend):
             return request.local_model()
         return ModelRecipe.from_request(request, extra_plugin_modules=tuple(self.config.extra_plugin_modules)).load()
 
-    def _compute(self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path) -> None:
+    def _compute(
+        self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path
+    ) -> dict[str, Any]:
+        started, cpu = time.perf_counter(), process_cpu_seconds()
         handle = self._handle(request)
+        loaded = time.perf_counter()
         for shard in request.progress(shards, total=len(shards), desc=f"{task.task} (shards)"):
             data = score_shard(handle, task, shard.name, shard.ids, shard.prompts)
             write_atomic(shard_path(folder, shard.name), data)
+        return {
+            "workers": 1,
+            "worker_cpu_seconds": round(process_cpu_seconds() - cpu, 3),
+            "model_load_seconds": round(loaded - started, 3),
+            "scoring_seconds": round(time.perf_counter() - loaded, 3),
+        }

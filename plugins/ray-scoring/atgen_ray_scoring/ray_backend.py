@@ -52,7 +52,9 @@ class RayScoring(ShardedBackend):
             kwargs["num_gpus"] = self.config.num_gpus_per_worker
         return kwargs
 
-    def _compute(self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path) -> None:
+    def _compute(
+        self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path
+    ) -> dict[str, Any]:
         self.session.ensure()
         import ray.data
 
@@ -63,12 +65,27 @@ class RayScoring(ShardedBackend):
         source = ray.data.from_items(rows, override_num_blocks=len(rows))
         ds = source.map_batches(ShardActor, **self.map_batches_kwargs(recipe, task, len(rows)))
         expected = {s.name for s in shards}
+        cpu: dict[str, float] = {}
+        load: dict[str, float] = {}
+        busy = 0.0
         results = ds.iter_rows()
         for row in request.progress(results, total=len(rows), desc=f"{task.task} (ray shards)"):
             name = str(row["name"])
             if name not in expected:
                 raise RuntimeError(f"a Ray worker returned an unknown shard {name!r}")
             write_atomic(shard_path(folder, name), bytes(row["data"]))
+            worker = str(row["worker"])
+            cpu[worker] = max(cpu.get(worker, 0.0), float(row["worker_cpu_seconds"]))
+            load[worker] = float(row["load_seconds"])
+            busy += float(row["seconds"])
+        # Accounting for the job record: actors used, their total CPU seconds (imports and model load
+        # included), and model-load and scoring seconds summed over actors.
+        return {
+            "workers": len(cpu),
+            "worker_cpu_seconds": round(sum(cpu.values()), 3),
+            "model_load_seconds": round(sum(load.values()), 3),
+            "scoring_seconds": round(busy, 3),
+        }
 
     def close(self) -> None:
         """Shut down the private Ray cluster, if this backend started one."""

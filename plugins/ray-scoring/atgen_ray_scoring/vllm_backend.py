@@ -171,11 +171,14 @@ class VllmScoring(ShardedBackend):
         del request
         raise NotImplementedError("the 'ray-vllm' backend does not embed; use the 'ray' backend for embeddings")
 
-    def _compute(self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path) -> None:
+    def _compute(
+        self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path
+    ) -> dict[str, Any] | None:
         if task.task == "embed":
             raise NotImplementedError("the 'ray-vllm' backend does not embed; use the 'ray' backend for embeddings")
         require_vllm()
         self._run_processor(request, task, shards, folder, self._build_processor(request, task))
+        return None
 
     def _run_processor(
         self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path, processor: Any

@@ -9,6 +9,9 @@ function, same inputs, same bytes.
 from __future__ import annotations
 
 import json
+import os
+import resource
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
 
     from atgen_ray_scoring.recipe import ModelRecipe
 
-__all__ = ["ShardActor", "ShardTask", "Task", "score_shard", "shard_rows"]
+__all__ = ["ShardActor", "ShardTask", "Task", "process_cpu_seconds", "score_shard", "shard_rows"]
 
 Task = Literal["generate", "sample", "embed"]
 
@@ -59,6 +62,12 @@ def score_shard(handle: ModelHandle, task: ShardTask, name: str, ids: Sequence[s
     return generations_to_parquet(ids, outputs)
 
 
+def process_cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return float(usage.ru_utime + usage.ru_stime)
+
+
 def shard_rows(shards: Sequence[Shard]) -> list[dict[str, Any]]:
     """One dataset row per shard (a fixed schema: the ids and prompts travel as a JSON string)."""
     return [
@@ -87,8 +96,13 @@ class ShardActor:
             blobs.append(score_shard(self.handle, self.task, str(name), rows["ids"], rows["prompts"]))
             names.append(str(name))
             seconds.append(time.perf_counter() - started)
+        n = len(names)
         return {
             "name": np.array(names, dtype=object),
             "data": np.array(blobs, dtype=object),
             "seconds": np.array(seconds, dtype=np.float64),
+            # Accounting: this actor's process and its CPU time so far (import, model load, scoring).
+            "worker": np.array([f"{socket.gethostname()}:{os.getpid()}"] * n, dtype=object),
+            "worker_cpu_seconds": np.full(n, process_cpu_seconds(), dtype=np.float64),
+            "load_seconds": np.full(n, self.load_seconds, dtype=np.float64),
         }

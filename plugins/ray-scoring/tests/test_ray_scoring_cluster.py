@@ -176,6 +176,8 @@ def test_embeddings_and_samples_through_ray_match_local(ray_cluster: str, tmp_pa
     backend = ray_backend(shard_size=4)
     local = LocalScoring(LocalScoring.Config(shard_size=4, reuse_loop_model=False, extra_plugin_modules=[FAKE_MODULE]))
     assert (backend.embed(req) == local.embed(replace(req, run_dir=tmp_path / "local"))).all()
+    job = backend.jobs[0]
+    assert job["workers"] in (1, 2) and job["worker_cpu_seconds"] > 0 and job["scoring_seconds"] >= 0
     sampling = replace(req, n_samples=3, settings=replace(req.settings, do_sample=True))
     assert backend.sample(sampling) == local.sample(replace(sampling, run_dir=tmp_path / "local"))
 
