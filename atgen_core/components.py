@@ -323,6 +323,39 @@ class MetricContext:
     run_dir: Path | None = None
     progress: ProgressFn = no_progress
 
+    def example_id(self, index: int) -> str:
+        """The id of example ``index`` (``#index`` when ids are missing), for error messages."""
+        return str(self.ids[index]) if index < len(self.ids) else f"#{index}"
+
+    def checked_references(self, metric: str, *, required: bool = True) -> list[list[str]]:
+        """Validate the context and return one list of reference strings per prediction.
+
+        Raises ``ValueError`` naming the metric when there are no predictions, when the number of
+        reference lists differs from the number of predictions, or (with ``required``) when an
+        example has no reference. A plain string counts as a single reference.
+        """
+        n = len(self.predictions)
+        if n == 0:
+            raise ValueError(
+                f"metric {metric!r}: there are no predictions to score (MetricContext.predictions is empty); "
+                "evaluate on a non-empty split"
+            )
+        if len(self.references) != n:
+            raise ValueError(
+                f"metric {metric!r}: {n} predictions but {len(self.references)} reference lists; "
+                "MetricContext.references needs one sequence of references per prediction"
+            )
+        out: list[list[str]] = []
+        for i, refs in enumerate(self.references):
+            ref_list = [refs] if isinstance(refs, str) else [str(r) for r in refs]
+            if required and not ref_list:
+                raise ValueError(
+                    f"metric {metric!r}: example {self.example_id(i)!r} has no reference text; this metric "
+                    "needs gold references (remove it from the spec's metrics or add references to the data)"
+                )
+            out.append(ref_list)
+        return out
+
 
 class Metric(Component):
     """Base class of metrics. ``keys()`` names every value reported, with its scale and direction."""

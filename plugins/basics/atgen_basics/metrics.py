@@ -49,35 +49,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 
 
-def _example_id(ctx: MetricContext, index: int) -> str:
-    return str(ctx.ids[index]) if index < len(ctx.ids) else f"#{index}"
-
-
-def _checked_references(ctx: MetricContext, metric: str, *, required: bool = True) -> list[list[str]]:
-    """Validate the context and return the references as lists of strings (one list per example)."""
-    n = len(ctx.predictions)
-    if n == 0:
-        raise ValueError(
-            f"metric {metric!r}: there are no predictions to score (MetricContext.predictions is empty); "
-            "evaluate on a non-empty split"
-        )
-    if len(ctx.references) != n:
-        raise ValueError(
-            f"metric {metric!r}: {n} predictions but {len(ctx.references)} reference lists; "
-            "MetricContext.references needs one sequence of references per prediction"
-        )
-    out: list[list[str]] = []
-    for i, refs in enumerate(ctx.references):
-        ref_list = [refs] if isinstance(refs, str) else [str(r) for r in refs]
-        if required and not ref_list:
-            raise ValueError(
-                f"metric {metric!r}: example {_example_id(ctx, i)!r} has no reference text; this metric "
-                "needs gold references (remove it from the spec's metrics or add references to the data)"
-            )
-        out.append(ref_list)
-    return out
-
-
 def _mean(values: Sequence[float]) -> float:
     return float(sum(values) / len(values)) if values else float("nan")
 
@@ -160,7 +131,7 @@ class RougeMetric(Metric):
 
     def compute(self, ctx: MetricContext) -> MetricResult:
         start = time.perf_counter()
-        references = _checked_references(ctx, self.name)
+        references = ctx.checked_references(self.name)
         from rouge_score import rouge_scorer
 
         cfg = self.config
@@ -243,7 +214,7 @@ class SacreBleuMetric(Metric):
 
     def compute(self, ctx: MetricContext) -> MetricResult:
         start = time.perf_counter()
-        references = _checked_references(ctx, self.name)
+        references = ctx.checked_references(self.name)
         predictions = [str(p) for p in ctx.predictions]
         corpus = self._bleu(effective_order=False).corpus_score(predictions, _reference_streams(references))
         sentence_bleu = self._bleu(effective_order=True)
@@ -280,7 +251,7 @@ class ChrfMetric(Metric):
 
     def compute(self, ctx: MetricContext) -> MetricResult:
         start = time.perf_counter()
-        references = _checked_references(ctx, self.name)
+        references = ctx.checked_references(self.name)
         from sacrebleu.metrics import CHRF
 
         cfg = self.config
@@ -366,7 +337,7 @@ class ExactMatchMetric(Metric):
 
     def compute(self, ctx: MetricContext) -> MetricResult:
         start = time.perf_counter()
-        references = _checked_references(ctx, self.name)
+        references = ctx.checked_references(self.name)
         scores = []
         for prediction, refs in zip(ctx.predictions, references):
             normalized = self._normalize(str(prediction))
@@ -441,14 +412,14 @@ class NumericAccuracyMetric(Metric):
 
     def compute(self, ctx: MetricContext) -> MetricResult:
         start = time.perf_counter()
-        references = _checked_references(ctx, self.name)
+        references = ctx.checked_references(self.name)
         scores = []
         for i, (prediction, refs) in enumerate(zip(ctx.predictions, references)):
             answers = [a for a in (self._extract(r) for r in refs) if a is not None]
             if not answers:
                 raise ValueError(
                     f"metric {self.name!r}: no number found in the reference(s) of example "
-                    f"{_example_id(ctx, i)!r} ({refs[0][:80]!r}); the references need a final answer such as "
+                    f"{ctx.example_id(i)!r} ({refs[0][:80]!r}); the references need a final answer such as "
                     f"'#### 42' (see the marker and fallback_last_number options)"
                 )
             predicted = self._extract(str(prediction))
@@ -491,7 +462,7 @@ class LengthMetric(Metric):
         or whose references are all empty, get ``nan`` per example and are left out of the mean
         (``length_ratio`` is ``nan`` when no example has a non-empty reference)."""
         start = time.perf_counter()
-        references = _checked_references(ctx, self.name, required=False)
+        references = ctx.checked_references(self.name, required=False)
         lengths = [float(len(str(p).split())) for p in ctx.predictions]
         ratios: list[float] = []
         for length, refs in zip(lengths, references):

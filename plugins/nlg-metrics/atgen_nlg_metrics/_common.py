@@ -14,38 +14,13 @@ __all__ = ["batched", "checked_references", "example_id", "resolve_device", "spl
 
 
 def example_id(ctx: MetricContext, index: int) -> str:
-    """The id of example ``index`` (or ``#index`` when the context has no ids)."""
-    return str(ctx.ids[index]) if index < len(ctx.ids) else f"#{index}"
+    """The id of example ``index`` (see ``MetricContext.example_id``)."""
+    return ctx.example_id(index)
 
 
 def checked_references(ctx: MetricContext, metric: str, *, required: bool = True) -> list[list[str]]:
-    """Validate the context and return one list of reference strings per prediction.
-
-    Raises ``ValueError`` when there are no predictions, when the number of reference lists differs
-    from the number of predictions, or (with ``required``) when an example has no reference. A plain
-    string is taken as a single reference.
-    """
-    n = len(ctx.predictions)
-    if n == 0:
-        raise ValueError(
-            f"metric {metric!r}: there are no predictions to score (MetricContext.predictions is empty); "
-            "evaluate on a non-empty split"
-        )
-    if len(ctx.references) != n:
-        raise ValueError(
-            f"metric {metric!r}: {n} predictions but {len(ctx.references)} reference lists; "
-            "MetricContext.references needs one sequence of references per prediction"
-        )
-    out: list[list[str]] = []
-    for i, refs in enumerate(ctx.references):
-        ref_list = [refs] if isinstance(refs, str) else [str(r) for r in refs]
-        if required and not ref_list:
-            raise ValueError(
-                f"metric {metric!r}: example {example_id(ctx, i)!r} has no reference text; this metric "
-                "needs gold references (remove it from the spec's metrics or add references to the data)"
-            )
-        out.append(ref_list)
-    return out
+    """One list of references per prediction, validated (see ``MetricContext.checked_references``)."""
+    return ctx.checked_references(metric, required=required)
 
 
 def checked_sources(ctx: MetricContext, metric: str) -> list[str]:
