@@ -54,6 +54,7 @@ __all__ = [
     "DataSource",
     "EmbedContext",
     "Embedder",
+    "EmbedderRecipe",
     "EmptyConfig",
     "GenerationConfig",
     "Metric",
@@ -426,12 +427,23 @@ class Embedder(Component):
 
 
 @dataclass(frozen=True)
+class EmbedderRecipe:
+    """Which embedder component a scoring backend runs for an ``embed`` request (rebuilt on workers)."""
+
+    name: str
+    config: Mapping[str, Any]
+    needs_model: bool = False
+    """True when the embedder reads the round's model (then the model and adapter are part of the job)."""
+
+
+@dataclass(frozen=True)
 class ScoringRequest:
     """One scoring pass: generate (or sample, or embed) for ``ids`` with the model of a given round.
 
     Remote backends rebuild the model on their workers from ``trainer_name`` / ``trainer_config``
     (looked up in the registry) plus ``model`` and ``adapter``; ``local_model`` loads the in-process
-    model when a backend wants to fall back to it.
+    model when a backend wants to fall back to it. For ``embed``, ``prompts`` are the texts to embed
+    and ``embedder`` names the embedder component (``None``: the model handle's own ``embed``).
     """
 
     round: int
@@ -448,6 +460,7 @@ class ScoringRequest:
     cache_dir: Path | None = None
     progress: ProgressFn = no_progress
     local_model: Callable[[], ModelHandle] | None = None
+    embedder: EmbedderRecipe | None = None
 
 
 class ScoringBackend(Component):
@@ -457,6 +470,8 @@ class ScoringBackend(Component):
     """
 
     kind: ClassVar[str] = "scoring_backend"
+    can_embed: ClassVar[bool] = False
+    """True when :meth:`embed` is implemented; the loop then computes embeddings through the backend."""
 
     @abstractmethod
     def generate(self, request: ScoringRequest) -> list[Generation]:
@@ -467,6 +482,10 @@ class ScoringBackend(Component):
         if request.local_model is None:
             raise NotImplementedError(f"scoring backend {self.name!r} cannot sample")
         return request.local_model().sample(request.prompts, request.n_samples, request.settings, request.progress)
+
+    def embed(self, request: ScoringRequest) -> np.ndarray:
+        """A float32 matrix, one row per id, computed by ``request.embedder`` (when ``can_embed``)."""
+        raise NotImplementedError(f"scoring backend {self.name!r} does not embed")
 
 
 KINDS: dict[str, type[Component]] = {

@@ -34,6 +34,7 @@ from atgen_core.components import (
     DataSource,
     EmbedContext,
     Embedder,
+    EmbedderRecipe,
     Metric,
     MetricContext,
     ModelContext,
@@ -497,22 +498,8 @@ class Experiment:
         samples: dict[str, list[Generation]] | None = None
         embeddings: Embeddings | None = None
         if req.generations or req.samples is not None:
-            settings = self.spec.model.generation.to_settings(seed=self.spec.seed + round_)
-            request = ScoringRequest(
-                round=round_,
-                ids=[e.id for e in scored],
-                prompts=[e.prompt for e in scored],
-                settings=settings,
-                trainer_name=self.trainer.name,
-                trainer_config=self.trainer.config.model_dump(mode="json"),
-                model=self.spec.model,
-                adapter=self._adapter(round_ - 1),
-                seed=self.spec.seed,
-                run_dir=self.run_dir,
-                cache_dir=self.cache_dir,
-                progress=self.progress,
-                local_model=lambda: self._model_for(round_ - 1),
-            )
+            request = self._scoring_request(round_, [e.id for e in scored], [e.prompt for e in scored])
+            settings = request.settings
             if req.generations:
                 t0 = time.perf_counter()
                 if self.scorer is not None:
@@ -543,15 +530,54 @@ class Experiment:
             embeddings = self._embeddings(round_, [*scored, *labelled.examples])
         return Signals(generations=generations, samples=samples, embeddings=embeddings)
 
+    def _scoring_request(
+        self, round_: int, ids: Sequence[str], prompts: Sequence[str], embedder: EmbedderRecipe | None = None
+    ) -> ScoringRequest:
+        """A scoring-backend request for ``round_`` (which scores with the model trained in ``round_ - 1``)."""
+        return ScoringRequest(
+            round=round_,
+            ids=list(ids),
+            prompts=list(prompts),
+            settings=self.spec.model.generation.to_settings(seed=self.spec.seed + round_),
+            trainer_name=self.trainer.name,
+            trainer_config=self.trainer.config.model_dump(mode="json"),
+            model=self.spec.model,
+            adapter=self._adapter(round_ - 1),
+            seed=self.spec.seed,
+            run_dir=self.run_dir,
+            cache_dir=self.cache_dir,
+            progress=self.progress,
+            local_model=lambda: self._model_for(round_ - 1),
+            embedder=embedder,
+        )
+
+    def _embed(self, round_: int, ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` by the spec's embedder: through the scoring backend when it can embed."""
+        assert self.embedder is not None
+        if self.scorer is not None and self.scorer.can_embed:
+            recipe = EmbedderRecipe(
+                name=self.embedder.name,
+                config=self.embedder.config.model_dump(mode="json"),
+                needs_model=self.embedder.needs_model,
+            )
+            matrix = self.scorer.embed(self._scoring_request(round_, ids, texts, embedder=recipe))
+        else:
+            model = self._model_for(round_ - 1) if self.embedder.needs_model else None
+            matrix = self.embedder.embed(list(texts), EmbedContext(model=model, progress=self.progress))
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if matrix.shape[0] != len(ids):
+            raise ComponentError(
+                f"embedder {self.embedder.name!r} returned {matrix.shape[0]} rows for {len(ids)} texts"
+            )
+        return matrix
+
     def _embeddings(self, round_: int, examples: Sequence[Example]) -> Embeddings:
         if self.embedder is None:
             raise ComponentError(f"strategy {self.strategy.name!r} needs embeddings but no embedder is set")
-        model = self._model_for(round_ - 1) if self.embedder.needs_model else None
         texts = {e.id: e.input for e in examples}
         if self.embedder.needs_model:
             ids = list(texts)
-            matrix = self.embedder.embed([texts[i] for i in ids], EmbedContext(model=model, progress=self.progress))
-            return Embeddings(ids, np.asarray(matrix, dtype=np.float32))
+            return Embeddings(ids, self._embed(round_, ids, [texts[i] for i in ids]))
         key = json.dumps({"name": self.embedder.name, "config": self.embedder.config.model_dump(mode="json")},
                          sort_keys=True)
         import hashlib
@@ -568,10 +594,7 @@ class Experiment:
             everything = {e.id: e.input for e in self.pool}
             everything.update(texts)
             missing = [i for i in everything if i not in known]
-            matrix = np.asarray(
-                self.embedder.embed([everything[i] for i in missing], EmbedContext(progress=self.progress)),
-                dtype=np.float32,
-            )
+            matrix = self._embed(round_, missing, [everything[i] for i in missing])
             known.update(zip(missing, matrix))
             ids_all = list(known)
             _atomic_npz(cache_file, ids=np.array(ids_all), matrix=np.stack([known[i] for i in ids_all]))

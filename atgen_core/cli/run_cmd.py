@@ -42,6 +42,9 @@ def _console_logging(quiet: bool) -> None:
     handler._atgen_console = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    # Libraries that call ``logging.info(...)`` give the root logger a handler of its own; without this
+    # every step would be printed twice.
+    logger.propagate = False
 
 
 def _execute(make, quiet: bool) -> int:  # type: ignore[no-untyped-def]

@@ -11,11 +11,11 @@ import logging
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from atgen_core import Generation, ScoringBackend, ScoringRequest
 from atgen_ray_scoring.config import ShardingFields
-from atgen_ray_scoring.manifest import adapter_digest, build_manifest, open_shard_folder
+from atgen_ray_scoring.manifest import build_manifest, open_shard_folder
 from atgen_ray_scoring.records import ShardFormatError, embeddings_from_parquet, generations_from_parquet
 from atgen_ray_scoring.shards import Shard, clean_stale_temporaries, finished_shards, plan_shards, shard_path
 from atgen_ray_scoring.work import ShardTask, Task
@@ -79,10 +79,13 @@ class ShardedBackend(ScoringBackend):
             raise ValueError(f"sample: the request asks for n_samples={request.n_samples}; it must be at least 1")
         return self._generations(request, "sample", request.n_samples)
 
-    def embed(self, request: ScoringRequest) -> np.ndarray:
-        """The model handle's embeddings of ``request.prompts`` (float32, one row per id, in order).
+    can_embed: ClassVar[bool] = True
 
-        Not called by the loop yet (it embeds with the spec's embedder); see the plugin README.
+    def embed(self, request: ScoringRequest) -> np.ndarray:
+        """Embeddings of ``request.prompts`` (float32, one row per id, in order).
+
+        Computed by ``request.embedder`` (rebuilt from the registry, given the round's model when it
+        needs one), or by the model handle's own ``embed`` when the request names no embedder.
         """
         import numpy as np
 
@@ -108,7 +111,6 @@ class ShardedBackend(ScoringBackend):
             shard_size=self.config.shard_size,
             engine=self._engine(request),
             backend=self.name,
-            digest=adapter_digest(request.adapter),
         )
         folder = open_shard_folder(shard_root(request, self.config.output_dir), manifest)
         clean_stale_temporaries(folder)

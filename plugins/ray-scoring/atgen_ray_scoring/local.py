@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from atgen_core import ModelHandle, ScoringRequest
 from atgen_ray_scoring.backend import ShardedBackend
 from atgen_ray_scoring.config import LocalScoringConfig
-from atgen_ray_scoring.recipe import ModelRecipe
+from atgen_ray_scoring.recipe import EmbedderHandle, ModelRecipe
 from atgen_ray_scoring.shards import Shard, shard_path, write_atomic
 from atgen_ray_scoring.work import ShardTask, process_cpu_seconds, score_shard
 
@@ -36,10 +36,12 @@ class LocalScoring(ShardedBackend):
         del request
         return ENGINE
 
-    def _handle(self, request: ScoringRequest) -> ModelHandle:
-        if self.config.reuse_loop_model and request.local_model is not None:
-            return request.local_model()
-        return ModelRecipe.from_request(request, extra_plugin_modules=tuple(self.config.extra_plugin_modules)).load()
+    def _handle(self, request: ScoringRequest) -> ModelHandle | EmbedderHandle:
+        recipe = ModelRecipe.from_request(request, extra_plugin_modules=tuple(self.config.extra_plugin_modules))
+        loop_model = request.local_model if self.config.reuse_loop_model else None
+        if request.embedder is not None:
+            return recipe.build_embedder(loop_model)
+        return loop_model() if loop_model is not None else recipe.load()
 
     def _compute(
         self, request: ScoringRequest, task: ShardTask, shards: Sequence[Shard], folder: Path

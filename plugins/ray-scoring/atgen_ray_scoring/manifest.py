@@ -96,16 +96,23 @@ def build_manifest(
 
     ``engine`` describes what computes the outputs ({'kind': 'model-handle'} for the trainer's handle,
     vLLM's settings for ``ray-vllm``); ``digest`` is the adapter's content hash when already known.
+    An ``embed`` request with an embedder recipe is keyed by the embedder (and by the model and
+    adapter only when the embedder reads the model).
     """
-    if digest is None:
+    embedder = request.embedder if task == "embed" else None
+    # An embedder that does not read the model (e.g. sentence-transformers) gives the same vectors in
+    # every round: its key leaves the trainer, model and adapter out, so its shards serve every round.
+    uses_model = embedder is None or embedder.needs_model
+    if digest is None and uses_model:
         digest = adapter_digest(request.adapter)
     keyed: dict[str, Any] = {
         "format": FORMAT,
         "task": task,
         "engine": dict(engine),
-        "trainer": {"name": request.trainer_name, "config": dict(request.trainer_config)},
-        "model": request.model.model_dump(mode="json"),
-        "adapter_sha256": digest,
+        "embedder": None if embedder is None else {"name": embedder.name, "config": dict(embedder.config)},
+        "trainer": {"name": request.trainer_name, "config": dict(request.trainer_config)} if uses_model else None,
+        "model": request.model.model_dump(mode="json") if uses_model else None,
+        "adapter_sha256": digest if uses_model else None,
         "settings": asdict(request.settings) if task != "embed" else None,
         "n_samples": request.n_samples if task == "sample" else 0,
         "seed": request.seed,

@@ -13,14 +13,39 @@ import io
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atgen_core import ModelContext, ModelHandle, ModelSpec, ScoringRequest, Trainer
+from atgen_core import (
+    EmbedContext,
+    Embedder,
+    EmbedderRecipe,
+    ModelContext,
+    ModelHandle,
+    ModelSpec,
+    ScoringRequest,
+    Trainer,
+)
+from atgen_core.types import ProgressFn, no_progress
 
-__all__ = ["ModelRecipe", "pack_folder", "unpack_archive"]
+__all__ = ["EmbedderHandle", "ModelRecipe", "pack_folder", "unpack_archive"]
+
+
+class EmbedderHandle:
+    """An embedder component behind a model handle's ``embed`` signature (what a shard worker calls).
+
+    ``model`` is the round's model handle for embedders that read it (``needs_model``), else None.
+    """
+
+    def __init__(self, embedder: Embedder, model: ModelHandle | None = None) -> None:
+        self.embedder = embedder
+        self.model = model
+
+    def embed(self, texts: Sequence[str], progress: ProgressFn = no_progress) -> Any:
+        """A float32 matrix, one row per text."""
+        return self.embedder.embed(list(texts), EmbedContext(model=self.model, progress=progress))
 
 
 def pack_folder(path: Path) -> bytes:
@@ -57,6 +82,7 @@ class ModelRecipe:
     seed: int = 0
     cache_dir: str | None = None
     extra_plugin_modules: tuple[str, ...] = ()
+    embedder: EmbedderRecipe | None = None
 
     @classmethod
     def from_request(
@@ -77,20 +103,39 @@ class ModelRecipe:
             seed=request.seed,
             cache_dir=str(request.cache_dir) if request.cache_dir is not None else None,
             extra_plugin_modules=tuple(extra_plugin_modules),
+            embedder=request.embedder,
         )
+
+    def _component(self, kind: str, name: str, config: Mapping[str, Any], base: type) -> Any:
+        from atgen_core.plugins import load_registry
+
+        extra = [(module, importlib.import_module(module)) for module in self.extra_plugin_modules]
+        cls = load_registry(plugins=extra).get(kind, name).cls
+        component = cls(cls.Config.model_validate(dict(config)))
+        if not isinstance(component, base):
+            raise TypeError(f"component {name!r} is a {type(component).__name__}, not a {base.__name__}")
+        return component
 
     def build_trainer(self) -> Trainer:
         """The trainer component, looked up in this process's registry and configured."""
-        from atgen_core.plugins import load_registry
-
-        extra = [(name, importlib.import_module(name)) for name in self.extra_plugin_modules]
-        registry = load_registry(plugins=extra)
-        info = registry.get("trainer", self.trainer_name)
-        cls = info.cls
-        trainer = cls(cls.Config.model_validate(dict(self.trainer_config)))
-        if not isinstance(trainer, Trainer):
-            raise TypeError(f"component {self.trainer_name!r} is a {type(trainer).__name__}, not a Trainer")
+        trainer: Trainer = self._component("trainer", self.trainer_name, self.trainer_config, Trainer)
         return trainer
+
+    def build_embedder(self, model: Callable[[], ModelHandle] | None = None) -> EmbedderHandle:
+        """The request's embedder, looked up in this process's registry, behind a handle's ``embed``.
+
+        Embedders that read the model get ``model()`` when given, else the model this recipe loads.
+        """
+        if self.embedder is None:
+            raise ValueError("this scoring job names no embedder")
+        embedder: Embedder = self._component("embedder", self.embedder.name, self.embedder.config, Embedder)
+        if not self.embedder.needs_model:
+            return EmbedderHandle(embedder)
+        return EmbedderHandle(embedder, model() if model is not None else self.load())
+
+    def load_worker(self) -> ModelHandle | EmbedderHandle:
+        """What a shard worker computes with: the embedder for embedding jobs that name one, else the model."""
+        return self.build_embedder() if self.embedder is not None else self.load()
 
     def load(self) -> ModelHandle:
         """Rebuild the trainer and load the model (with the adapter applied when there is one)."""

@@ -58,6 +58,8 @@ class VllmScoring(ShardedBackend):
     name: ClassVar[str] = "ray-vllm"
     Config = VllmScoringConfig
     config: VllmScoringConfig
+    can_embed: ClassVar[bool] = False
+    """vLLM serves generation here; the loop embeds in-process (its embedder's own cache) instead."""
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from atgen_core import GenerationSettings, ModelHandle
+from atgen_ray_scoring.recipe import EmbedderHandle
 from atgen_ray_scoring.records import embeddings_to_parquet, generations_to_parquet
 from atgen_ray_scoring.shards import Shard, shard_seed
 
@@ -44,7 +45,9 @@ class ShardTask:
             raise ValueError(f"sampling needs n_samples >= 1, got {self.n_samples}")
 
 
-def score_shard(handle: ModelHandle, task: ShardTask, name: str, ids: Sequence[str], prompts: Sequence[str]) -> bytes:
+def score_shard(
+    handle: ModelHandle | EmbedderHandle, task: ShardTask, name: str, ids: Sequence[str], prompts: Sequence[str]
+) -> bytes:
     """The shard file of ``ids``/``prompts`` computed with ``handle``.
 
     Each shard samples with its own seed derived from the request's seed and the shard name, so the
@@ -52,6 +55,8 @@ def score_shard(handle: ModelHandle, task: ShardTask, name: str, ids: Sequence[s
     """
     if task.task == "embed":
         return embeddings_to_parquet(ids, handle.embed(list(prompts)))
+    if isinstance(handle, EmbedderHandle):
+        raise TypeError(f"a {task.task!r} job needs a model handle, not an embedder")
     settings = replace(task.settings, seed=shard_seed(task.settings.seed, name))
     if task.task == "generate":
         outputs = [[g] for g in handle.generate(list(prompts), settings)]
@@ -80,7 +85,7 @@ class ShardActor:
 
     def __init__(self, recipe: ModelRecipe, task: ShardTask) -> None:
         started = time.perf_counter()
-        self.handle = recipe.load()
+        self.handle = recipe.load_worker()
         self.task = task
         self.load_seconds = time.perf_counter() - started
 

@@ -1,4 +1,6 @@
-"""A test plugin: the ``fake-counting`` trainer, whose model handle logs every prompt it scores.
+"""A test plugin: the ``fake-counting`` trainer, whose model handle logs every prompt it scores, and two
+embedders that log what they embed: ``fake-counting-embedder`` (fixed vectors) and
+``fake-model-embedder`` (the round's model handle's vectors).
 
 Registered through the backends' ``extra_plugin_modules`` (so Ray workers find it too). Outputs are a
 pure function of (adapter text, prompt, seed): any worker computes the same values, and a new adapter
@@ -18,6 +20,8 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from atgen_core import (
+    EmbedContext,
+    Embedder,
     Generation,
     GenerationSettings,
     ModelContext,
@@ -106,6 +110,43 @@ class FakeCountingTrainer(Trainer):
         return TrainResult(model=self.load(ModelContext(model=ctx.model), out), adapter_path=out)
 
 
+class FakeEmbedderConfig(PluginConfig):
+    """Options of the fake embedders."""
+
+    counter_dir: str | None = Field(None, description="Folder of the per-process logs of embedded texts.")
+    dims: int = Field(3, ge=1, description="Vector width.")
+
+
+class FakeCountingEmbedder(Embedder):
+    """Fixed pseudo-random vectors per text; logs every text it embeds (prefixed with ``embed:``)."""
+
+    name: ClassVar[str] = "fake-counting-embedder"
+    Config = FakeEmbedderConfig
+    config: FakeEmbedderConfig
+
+    def embed(self, texts: Sequence[str], ctx: EmbedContext) -> Any:
+        import numpy as np
+
+        FakeHandle("embedder", FakeConfig(counter_dir=self.config.counter_dir))._log([f"embed:{t}" for t in texts])
+        return np.array([[_unit("emb", t, d) for d in range(self.config.dims)] for t in texts], dtype=np.float32)
+
+
+class FakeModelEmbedder(Embedder):
+    """The round's model handle's vectors (needs the model)."""
+
+    name: ClassVar[str] = "fake-model-embedder"
+    needs_model: ClassVar[bool] = True
+
+    def embed(self, texts: Sequence[str], ctx: EmbedContext) -> Any:
+        assert ctx.model is not None
+        return ctx.model.embed(list(texts), ctx.progress)
+
+
 @hookimpl
 def atgen_register_trainers() -> list[type[Trainer]]:
     return [FakeCountingTrainer]
+
+
+@hookimpl
+def atgen_register_embedders() -> list[type[Embedder]]:
+    return [FakeCountingEmbedder, FakeModelEmbedder]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import ray_scoring_fake_trainer as fake
 from atgen_ray_scoring.local import LocalScoring
 from ray_scoring_helpers import FAKE_MODULE, prompts, request, run_killed_job, scored_counts
 
-from atgen_core import GenerationSettings, ModelContext, ModelSpec
+from atgen_core import EmbedContext, EmbedderRecipe, GenerationSettings, ModelContext, ModelSpec
 
 
 def local(**config: Any) -> LocalScoring:
@@ -190,3 +191,54 @@ def test_loop_with_local_backend_selects_like_the_in_process_loop(tmp_path: Path
     assert rounds == {1, 2}
     adapters = {json.loads((f / "manifest.json").read_text())["keyed"]["adapter_sha256"] for f in folders}
     assert len(adapters) == 2
+
+
+def test_embedder_jobs_are_keyed_by_the_embedder_and_shared_across_rounds(tmp_path: Path) -> None:
+    ids, texts = prompts(7)
+    counter = tmp_path / "counts"
+    run = tmp_path / "run"
+    adapter = run / "adapters" / "round-0" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / fake.ADAPTER_FILE).write_text("adapter-0")
+    fixed = EmbedderRecipe("fake-counting-embedder", {"counter_dir": str(counter), "dims": 5})
+    backend = local(shard_size=3, reuse_loop_model=False)
+    first = backend.embed(request(ids, texts, run_dir=run, embedder=fixed))
+    assert first.shape == (7, 5)
+    expected = fake.FakeCountingEmbedder(fake.FakeEmbedderConfig(dims=5)).embed(texts, EmbedContext())
+    assert (first == expected).all()
+    # Another round (new adapter, new trainer config): the same job for a model-free embedder.
+    again = backend.embed(request(ids, texts, run_dir=run, embedder=fixed, adapter=adapter,
+                                  trainer_config={"delay": 0.0}))
+    assert (again == first).all() and backend.jobs[1]["reused"] == 3 and backend.jobs[1]["computed"] == []
+    assert scored_counts(counter) == {f"embed:{t}": 1 for t in texts}
+    keyed = json.loads((Path(backend.jobs[0]["folder"]) / "manifest.json").read_text())["keyed"]
+    assert keyed["embedder"]["name"] == "fake-counting-embedder"
+    assert keyed["trainer"] is None and keyed["adapter_sha256"] is None
+    # An embedder that reads the model is keyed by the round's adapter and sees that model.
+    needs = EmbedderRecipe("fake-model-embedder", {}, needs_model=True)
+    base = backend.embed(request(ids, texts, run_dir=run, embedder=needs))
+    tuned = backend.embed(request(ids, texts, run_dir=run, embedder=needs, adapter=adapter))
+    assert (base == direct_handle().embed(texts)).all()
+    assert (tuned == direct_handle(adapter).embed(texts)).all() and not (tuned == base).all()
+    assert backend.jobs[3]["reused"] == 0
+
+
+def test_loop_embeds_through_the_backend_once_per_run(tmp_path: Path) -> None:
+    pytest.importorskip("atgen_baselines")
+    pytest.importorskip("atgen_basics")
+    from ray_scoring_helpers import loop_spec, run_loop, write_data
+
+    data = write_data(tmp_path / "data.jsonl")
+    counter = tmp_path / "counts"
+    embedder = {"name": "fake-counting-embedder", "config": {"counter_dir": str(counter)}}
+    plain = run_loop({**loop_spec(data, None, strategy="idds"), "embedder": embedder}, tmp_path / "plain")
+    in_process = scored_counts(counter)
+    shutil.rmtree(counter)
+    scoring = {"name": "local", "config": {"shard_size": 5, "extra_plugin_modules": [FAKE_MODULE]}}
+    sharded = run_loop({**loop_spec(data, scoring, strategy="idds"), "embedder": embedder}, tmp_path / "sharded")
+    assert sharded == plain and len(sharded) == 3
+    # Both rounds needed embeddings; the pool was embedded once, through the backend's shards.
+    assert scored_counts(counter) == in_process and set(in_process.values()) == {1}
+    folders = sorted((tmp_path / "sharded" / "scoring").iterdir())
+    assert [f.name.split("-")[0] for f in folders] == ["embed"]
+    assert len(list(folders[0].glob("shard-*.parquet"))) == -(-len(in_process) // 5)
