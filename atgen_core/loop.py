@@ -12,6 +12,7 @@ for the same item.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -580,8 +581,6 @@ class Experiment:
             return Embeddings(ids, self._embed(round_, ids, [texts[i] for i in ids]))
         key = json.dumps({"name": self.embedder.name, "config": self.embedder.config.model_dump(mode="json")},
                          sort_keys=True)
-        import hashlib
-
         cache_root = self.cache_dir if self.cache_dir is not None else self.run_dir / "cache"
         cache_file = cache_root / f"embeddings-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
         known: dict[str, np.ndarray] = {}

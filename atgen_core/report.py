@@ -251,7 +251,13 @@ def _compare_with_baseline(summary: dict[str, Any], keys: Sequence[str]) -> None
             if not mine or not ref or not ref["labels"]:
                 continue
             target, n_random = ref["final"], ref["labels"][-1]
-            reach = labels_to_reach(list(zip(mine["labels"], mine["mean"])), target)
+            # Savings only mean something when random's curve clearly ends above where it started
+            # (usually the untrained model): by more than the spread of its final value over seeds.
+            # Otherwise every strategy "reaches" random's final at once and the ratio is noise.
+            noise = float(ref["std"][-1]) if ref.get("std") else 0.0
+            improved = bool(ref["mean"]) and target - ref["mean"][0] > noise
+            reach = labels_to_reach(list(zip(mine["labels"], mine["mean"])), target) if improved else None
+            mine["random_improved"] = improved
             mine["labels_to_reach_random_final"] = reach
             mine["savings_ratio"] = (n_random / reach) if reach else None
             shared = sorted(set(mine["aulc_per_seed"]) & set(ref["aulc_per_seed"]))
@@ -329,6 +335,12 @@ def _markdown(summary: Mapping[str, Any], keys: Sequence[str]) -> str:
                 f"{_f(m.get('savings_ratio'), 2)} | {_f(m.get('p_value_sign_flip'), 3)} | "
                 f"{_f(m.get('p_value_t_test'), 3)} |"
             )
+        base = summary["strategies"].get(BASELINE, {}).get("metrics", {}).get(key)
+        if base and base.get("random_improved") is False:
+            lines += ["", f"Random's final {key} ({_f(base['final'])}) is not clearly above its first point "
+                      f"({_f(base['mean'][0])} at {base['labels'][0]} labels; clearly = by more than the "
+                      "standard deviation of its final value over seeds): the model did not improve with "
+                      "random labels, so labels-to-reach and savings are undefined (–) for this metric."]
         lines.append("")
     steps = sorted({s for e in summary["strategies"].values() for s in e["step_seconds"]})
     lines += ["## Cost per run (mean over seeds)", "",

@@ -39,6 +39,8 @@ from atgen_core import (
     ModelContext,
     PluginConfig,
     Requirements,
+    ScoringBackend,
+    ScoringRequest,
     SelectionContext,
     Strategy,
     TrainContext,
@@ -265,6 +267,35 @@ class CountingEmbedder(Embedder):
     def embed(self, texts: Sequence[str], ctx: EmbedContext) -> np.ndarray:
         CountingEmbedder.calls.append(len(texts))
         return _hash_vectors(texts)
+
+
+class InProcessScoring(ScoringBackend):
+    """Scores with the loop's own model and cannot embed (tests: the loop must embed in-process)."""
+
+    name: ClassVar[str] = "in-process-scoring"
+    calls: ClassVar[list[str]] = []
+
+    def generate(self, request: ScoringRequest) -> list[Generation]:
+        assert request.local_model is not None
+        InProcessScoring.calls.append("generate")
+        return request.local_model().generate(list(request.prompts), request.settings)
+
+
+class EmbeddingScoring(InProcessScoring):
+    """Also embeds, by building the requested embedder itself (tests: the loop must route through it)."""
+
+    name: ClassVar[str] = "embedding-scoring"
+    can_embed: ClassVar[bool] = True
+
+    def embed(self, request: ScoringRequest) -> np.ndarray:
+        assert request.embedder is not None and request.embedder.name == CountingEmbedder.name
+        InProcessScoring.calls.append(f"embed:{len(request.ids)}")
+        return CountingEmbedder().embed(list(request.prompts), EmbedContext())
+
+
+@hookimpl
+def atgen_register_scoring_backends() -> list[type[ScoringBackend]]:
+    return [InProcessScoring, EmbeddingScoring]
 
 
 @hookimpl

@@ -219,6 +219,25 @@ def test_embeddings_are_computed_once_per_run_and_cached(tmp_path: Path, registr
     assert list((tmp_path / "run" / "cache").glob("embeddings-*.npz"))
 
 
+@pytest.mark.parametrize(("backend", "embedded_by"), [("in-process-scoring", "loop"), ("embedding-scoring", "backend")])
+def test_embeddings_go_through_a_backend_only_when_it_can_embed(  # type: ignore[no-untyped-def]
+    tmp_path: Path, registry, backend: str, embedded_by: str
+) -> None:
+    fakes.CountingEmbedder.calls.clear()
+    fakes.InProcessScoring.calls.clear()
+    strategy = {"name": "test-random", "config": {"embeddings": True}}
+    plain = state(run(make_spec(tmp_path / "plain", strategy=strategy, embedder="hash-embedder"), registry).run_dir)
+    fakes.CountingEmbedder.calls.clear()
+    spec = make_spec(tmp_path / "scored", strategy=strategy, embedder="hash-embedder", scoring=backend)
+    scored = state(run(spec, registry).run_dir)
+    assert scored["selections"] == plain["selections"] and scored["labels"] == plain["labels"]
+    # Both ways embed the whole pool once per run (48 items); only the backend that can embed is asked to.
+    assert fakes.CountingEmbedder.calls == [48]
+    embeds = [c for c in fakes.InProcessScoring.calls if c.startswith("embed")]
+    assert embeds == (["embed:48"] if embedded_by == "backend" else [])
+    assert fakes.InProcessScoring.calls.count("generate") == 3
+
+
 def test_scoring_subsample_restricts_the_scored_pool(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
     spec = make_spec(tmp_path, loop={"scoring_subsample": 10, "iterations": 2})
     with run(spec, registry) as experiment:

@@ -33,7 +33,7 @@ from ray_scoring_helpers import (
     write_data,
 )
 
-from atgen_core import Generation, ModelContext, ModelSpec, TrainContext, TrainExample
+from atgen_core import EmbedderRecipe, Generation, ModelContext, ModelSpec, TrainContext, TrainExample
 
 ray = pytest.importorskip("ray")
 
@@ -180,6 +180,26 @@ def test_embeddings_and_samples_through_ray_match_local(ray_cluster: str, tmp_pa
     assert job["workers"] in (1, 2) and job["worker_cpu_seconds"] > 0 and job["scoring_seconds"] >= 0
     sampling = replace(req, n_samples=3, settings=replace(req.settings, do_sample=True))
     assert backend.sample(sampling) == local.sample(replace(sampling, run_dir=tmp_path / "local"))
+
+
+def test_embedder_recipe_through_ray_matches_local_and_is_shared_across_rounds(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    ids, texts = prompts(9)
+    counter = tmp_path / "counts"
+    recipe = EmbedderRecipe("fake-counting-embedder", {"counter_dir": str(counter), "dims": 6})
+    backend = ray_backend(shard_size=4)
+    remote = backend.embed(request(ids, texts, run_dir=tmp_path / "ray", embedder=recipe))
+    local = LocalScoring(LocalScoring.Config(shard_size=4, reuse_loop_model=False, extra_plugin_modules=[FAKE_MODULE]))
+    assert remote.shape == (9, 6)
+    assert (remote == local.embed(request(ids, texts, run_dir=tmp_path / "local", embedder=recipe))).all()
+    # The workers ran the embedder (not the model): each text was embedded once per backend.
+    assert scored_counts(counter) == {f"embed:{t}": 2 for t in texts}
+    # A later round with another trainer config reuses every shard of a model-free embedder.
+    again = backend.embed(request(ids, texts, run_dir=tmp_path / "ray", embedder=recipe,
+                                  trainer_config={"delay": 0.0}))
+    assert (again == remote).all() and backend.jobs[1]["reused"] == 3 and backend.jobs[1]["computed"] == []
+    assert scored_counts(counter) == {f"embed:{t}": 2 for t in texts}
 
 
 def test_loop_with_ray_backend_selects_like_local(ray_cluster: str, tmp_path: Path) -> None:
