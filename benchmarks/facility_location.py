@@ -16,6 +16,7 @@ First, sparse mode on a large pool (default 200,000 x 384, k = 100) in fresh chi
 while this process is still small (a child inherits its parent's peak RSS): selection time and peak
 RSS (``resource.getrusage``), next to the peak RSS of a child that only builds the data.
 
+    pip install apricot-select      # the baseline (not installed by scripts/setup.sh)
     python benchmarks/facility_location.py
     python benchmarks/facility_location.py --sizes 5000 --large 0        # quick
 """

@@ -100,6 +100,7 @@ def test_models_vllm_cannot_serve_are_clear_errors(tmp_path: Path) -> None:
 def test_missing_vllm_is_a_clear_error_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
+    pytest.importorskip("ray", reason="without Ray, require_vllm reports the missing Ray first")
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
     with pytest.raises(ImportError, match=r"needs vLLM, which is not installed.*atgen-ray-scoring\[vllm\]"):
