@@ -46,7 +46,11 @@ class DecodedRow:
 
 
 def forward_kwargs_supported(model: Any) -> set[str]:
-    """Which optional forward arguments (``position_ids``, ``logits_to_keep``) the model accepts."""
+    """Which optional forward arguments (``position_ids``, ``logits_to_keep``, ``cache``) the model accepts.
+
+    ``cache`` is the name transformers 5.25+ gives the KV cache (``past_key_values`` is deprecated there
+    and goes away in 5.40); older models only know ``past_key_values``.
+    """
     target = model
     get_base = getattr(model, "get_base_model", None)
     if callable(get_base):
@@ -55,7 +59,7 @@ def forward_kwargs_supported(model: Any) -> set[str]:
         params = inspect.signature(target.forward).parameters
     except (TypeError, ValueError):
         return set()
-    return {name for name in ("position_ids", "logits_to_keep") if name in params}
+    return {name for name in ("position_ids", "logits_to_keep", "cache") if name in params}
 
 
 def _shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
@@ -131,6 +135,7 @@ def decode_causal(
     if supported is None:
         supported = forward_kwargs_supported(model)
     use_pos = "position_ids" in supported
+    cache_arg = "cache" if "cache" in supported else "past_key_values"
     keep = {"logits_to_keep": 1} if "logits_to_keep" in supported else {}
     n_rows = len(prompts) * num_samples
     results = [DecodedRow() for _ in range(n_rows)]
@@ -138,10 +143,10 @@ def decode_causal(
         return results
 
     def run(ids: Any, mask: Any, pos: Any, cache: Any) -> Any:
-        kwargs: dict[str, Any] = dict(keep)
+        kwargs: dict[str, Any] = {**keep, cache_arg: cache}
         if use_pos:
             kwargs["position_ids"] = pos
-        out = model(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True, **kwargs)
+        out = model(input_ids=ids, attention_mask=mask, use_cache=True, **kwargs)
         return out.logits[:, -1, :]
 
     cache = decoding_cache(model.config, options.max_new_tokens) if spare_room else DynamicCache(config=model.config)

@@ -146,3 +146,19 @@ def test_embeddings_are_mean_pooled_and_padding_free(chatml_model_dir: Path) -> 
         hidden = handle.model.model(input_ids=torch.tensor([ids])).last_hidden_state[0]
     assert np.allclose(hidden.mean(0).numpy(), matrix[1], atol=1e-5)
     assert np.isfinite(matrix).all()
+
+
+def test_decoding_passes_the_cache_under_the_name_the_model_accepts(chatml_model_dir: Path) -> None:
+    """transformers 5.25+ renamed ``past_key_values`` to ``cache`` (the old name goes in 5.40)."""
+    import inspect
+    import warnings
+
+    from atgen_lora_trainer.decoding import forward_kwargs_supported
+
+    handle = load(chatml_model_dir)
+    params = inspect.signature(handle.model.forward).parameters
+    assert ("cache" in forward_kwargs_supported(handle.model)) == ("cache" in params)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*past_key_values.*deprecated", category=FutureWarning)
+        out = handle.generate(LONGER, GenerationSettings(max_new_tokens=6, batch_size=4))
+    assert len(out) == 3 and all(g.num_tokens > 0 for g in out)
