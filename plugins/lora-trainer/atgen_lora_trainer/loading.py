@@ -16,6 +16,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -219,6 +221,22 @@ def prepare_tokenizer(tokenizer: Any) -> Any:
     return tokenizer
 
 
+@contextmanager
+def _weight_bar_hidden(hide: bool) -> Iterator[None]:
+    """Hide transformers' "Loading weights" bar while loading from a local folder (a fraction of a second;
+    the bar only clutters the run's log). Hub downloads keep their progress bars."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if hide and was_enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if hide and was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def load_base_model(
     spec: ModelSpec,
     cache_dir: Path | None = None,
@@ -245,7 +263,8 @@ def load_base_model(
     if quantization_config is not None:
         load_kwargs["quantization_config"] = quantization_config
         load_kwargs["device_map"] = {"": resolve_device(device).index or 0}
-    model: Any = model_cls.from_pretrained(model_dir, dtype=torch_dtype(spec.dtype), **load_kwargs)
+    with _weight_bar_hidden(source.kind != "hub"):
+        model: Any = model_cls.from_pretrained(model_dir, dtype=torch_dtype(spec.dtype), **load_kwargs)
     if quantization_config is None:
         model.to(resolve_device(device))
     model.eval()

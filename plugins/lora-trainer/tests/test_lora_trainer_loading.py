@@ -87,3 +87,20 @@ def test_a_crash_during_conversion_leaves_no_cache_behind(fake_gguf: dict[str, A
     loaded = loading.load_base_model(ModelSpec(path=str(fake_gguf["path"])), cache, device="cpu")
     assert (Path(loaded.model_dir) / "atgen-source.json").is_file()
     assert [p.name for p in (cache / "models").iterdir()] == [Path(loaded.model_dir).name]
+
+
+def test_local_loads_print_no_weight_bar_and_leave_the_setting_alone(
+    chatml_model_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()
+    try:
+        loaded = loading.load_base_model(ModelSpec(path=str(chatml_model_dir)), device="cpu")
+        assert loaded.model is not None
+        assert "Loading weights" not in capfd.readouterr().err
+        assert hf_logging.is_progress_bar_enabled()  # restored for everything else (hub downloads keep bars)
+    finally:
+        if not was_enabled:
+            hf_logging.disable_progress_bar()
