@@ -6,6 +6,9 @@ import json
 import os
 import shutil
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +25,15 @@ ADAPTER_DIR = "adapter"
 FULL_MODEL_DIR = "model"
 META_FILE = "atgen-trainer.json"
 
+
+
+@contextmanager
+def _peft_deprecations_hidden() -> Iterator[None]:
+    """peft reads ``model.is_gradient_checkpointing``, which transformers 5 deprecates with a FutureWarning
+    on every adapter a run builds; nothing a user can act on, so it is hidden (only that warning)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
 
 class LoraTrainer(Trainer):
     """Fine-tunes a causal (or seq2seq) LM with LoRA, DoRA, QLoRA or full fine-tuning (completion-only loss).
@@ -109,7 +121,8 @@ class LoraTrainer(Trainer):
         if (path / "adapter_config.json").is_file():
             from peft import PeftModel
 
-            return PeftModel.from_pretrained(loaded.model, str(path), is_trainable=trainable)
+            with _peft_deprecations_hidden():
+                return PeftModel.from_pretrained(loaded.model, str(path), is_trainable=trainable)
         if (path / "config.json").is_file():
             from atgen_lora_trainer.loading import torch_dtype
 
@@ -158,7 +171,8 @@ class LoraTrainer(Trainer):
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(ctx.seed)  # LoRA A matrices are initialised from the torch RNG
-            model = get_peft_model(loaded.model, lora)
+            with _peft_deprecations_hidden():
+                model = get_peft_model(loaded.model, lora)
         return model, "fresh"
 
     def train(self, ctx: TrainContext) -> TrainResult:
