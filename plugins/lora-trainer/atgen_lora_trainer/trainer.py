@@ -26,7 +26,6 @@ FULL_MODEL_DIR = "model"
 META_FILE = "atgen-trainer.json"
 
 
-
 @contextmanager
 def _peft_deprecations_hidden() -> Iterator[None]:
     """peft reads ``model.is_gradient_checkpointing``, which transformers 5 deprecates with a FutureWarning
@@ -34,6 +33,7 @@ def _peft_deprecations_hidden() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
         yield
+
 
 class LoraTrainer(Trainer):
     """Fine-tunes a causal (or seq2seq) LM with LoRA, DoRA, QLoRA or full fine-tuning (completion-only loss).
