@@ -41,6 +41,23 @@ def local_minilm_path() -> str:
     return str(get_model_path())
 
 
+def _load_quietly(factory: Any, path: str, device: str) -> Any:
+    """Build the model without transformers' "Loading weights" bar for a local folder (it takes well under
+    a second and the bar clutters run logs); hub ids keep their download bars. The setting is restored."""
+    import os
+
+    from transformers.utils import logging as hf_logging
+
+    hide = os.path.isdir(path) and hf_logging.is_progress_bar_enabled()
+    if hide:
+        hf_logging.disable_progress_bar()
+    try:
+        return factory(path, device=device)
+    finally:
+        if hide:
+            hf_logging.enable_progress_bar()
+
+
 class SentenceTransformerEmbedder(Embedder):
     """Sentence embeddings from a sentence-transformers model (default: local all-MiniLM-L6-v2)."""
 
@@ -59,7 +76,7 @@ class SentenceTransformerEmbedder(Embedder):
             from sentence_transformers import SentenceTransformer
 
             path = local_minilm_path() if self.config.model == LOCAL_MINILM else self.config.model
-            self._model = SentenceTransformer(path, device=self.config.device)
+            self._model = _load_quietly(SentenceTransformer, path, self.config.device)
         batches = [texts[i: i + self.config.batch_size] for i in range(0, len(texts), self.config.batch_size)]
         out = []
         for batch in ctx.progress(batches, total=len(batches), desc="embed"):
