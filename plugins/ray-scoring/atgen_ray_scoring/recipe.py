@@ -88,9 +88,13 @@ class ModelRecipe:
     def from_request(
         cls, request: ScoringRequest, *, ship_adapter: bool = False, extra_plugin_modules: tuple[str, ...] = ()
     ) -> ModelRecipe:
-        """The recipe of ``request``; with ``ship_adapter`` the adapter's files are packed into it."""
+        """The recipe of ``request``; with ``ship_adapter`` the adapter's files are packed into it.
+
+        Nothing is packed for an embedder that does not read the model: its workers never load one.
+        """
         archive = None
-        if ship_adapter and request.adapter is not None:
+        uses_model = request.embedder is None or request.embedder.needs_model
+        if ship_adapter and uses_model and request.adapter is not None:
             if not Path(request.adapter).exists():
                 raise FileNotFoundError(f"the adapter {request.adapter} does not exist")
             archive = pack_folder(Path(request.adapter))

@@ -242,3 +242,20 @@ def test_loop_embeds_through_the_backend_once_per_run(tmp_path: Path) -> None:
     folders = sorted((tmp_path / "sharded" / "scoring").iterdir())
     assert [f.name.split("-")[0] for f in folders] == ["embed"]
     assert len(list(folders[0].glob("shard-*.parquet"))) == -(-len(in_process) // 5)
+
+
+def test_recipes_ship_the_adapter_only_to_jobs_that_load_the_model(tmp_path: Path) -> None:
+    from atgen_ray_scoring.recipe import ModelRecipe
+
+    ids, texts = prompts(2)
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / fake.ADAPTER_FILE).write_text("adapter-0")
+    free = EmbedderRecipe("fake-counting-embedder", {})
+    needs = EmbedderRecipe("fake-model-embedder", {}, needs_model=True)
+    shipped = {
+        label: ModelRecipe.from_request(request(ids, texts, run_dir=tmp_path, adapter=adapter, embedder=e),
+                                        ship_adapter=True).adapter_archive is not None
+        for label, e in (("generate", None), ("model-free embedder", free), ("model embedder", needs))
+    }
+    assert shipped == {"generate": True, "model-free embedder": False, "model embedder": True}
