@@ -9,6 +9,7 @@ the dotted JSON path (``strategy.config.lambda_``), the bad value and a hint.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -89,10 +90,13 @@ class DataSpec(_Strict):
     )
     pool_size: int | None = Field(None, ge=1, description="Use a seeded random subset of this many pool rows.")
     test_subset_size: int | None = Field(None, ge=1, description="Use a seeded random subset of the test rows.")
-    duplicates: Literal["keep", "merge"] = Field(
+    duplicates: Literal["keep", "merge", "merge-test"] = Field(
         "merge",
         description="Rows sharing one input: 'merge' makes one example whose references are all their "
-        "targets; 'keep' keeps them as separate examples.",
+        "targets; 'keep' keeps them as separate examples; 'merge-test' merges them in the test set only "
+        "(all references) while the pool keeps one example per row (each labelled with its own target) and "
+        "drops the rows whose input is in the test set (E2E-style data with few distinct inputs). Ignored "
+        "when id_column is set: ids then come from that column and every row is its own example.",
     )
     max_input_chars: int | None = Field(
         None, ge=1, description="Inputs longer than this are handled by on_oversized."
@@ -136,6 +140,55 @@ class LoopSpec(_Strict):
     scoring_subsample: int | None = Field(
         None, ge=1, description="Score only a seeded random subsample of this many unlabelled items per iteration."
     )
+    schedule: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="Label totals after each round, strictly increasing, e.g. [16, 32, 64, 128] (a doubling "
+        "schedule). Replaces initial_size, query_size and iterations: round 0 labels schedule[0] items, round r "
+        "schedule[r] - schedule[r-1].",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_from_schedule(cls, data: Any) -> Any:
+        """With a schedule, initial_size / iterations / query_size follow from it (explicit values must agree)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("schedule"), list):
+            return data
+        schedule = data["schedule"]
+        if not schedule or not all(isinstance(n, int) and not isinstance(n, bool) for n in schedule):
+            return data  # the field validation reports it
+        if any(n < 1 for n in schedule) or any(b <= a for a, b in itertools.pairwise(schedule)):
+            raise ValueError(f"schedule must hold positive, strictly increasing label totals, got {schedule}")
+        derived = {
+            "initial_size": schedule[0],
+            "iterations": len(schedule) - 1,
+            "query_size": schedule[1] - schedule[0] if len(schedule) > 1 else data.get("query_size", 16),
+        }
+        clash = [k for k, v in derived.items() if k in data and data[k] != v and k != "query_size"]
+        if len(schedule) > 1 and "query_size" in data and data["query_size"] != derived["query_size"]:
+            clash.append("query_size")
+        if clash:
+            raise ValueError(
+                f"schedule {schedule} replaces {', '.join(sorted(clash))}: give either the schedule or those fields"
+            )
+        if data.get("mode") == "design" and len(schedule) > 1:
+            raise ValueError("mode 'design' has one round; a schedule for it has one entry")
+        return {**data, **derived}
+
+    @property
+    def rounds(self) -> int:
+        """Rounds of selection (the first batch included)."""
+        if self.mode == "design":
+            return 1
+        return len(self.schedule) if self.schedule is not None else self.iterations + 1
+
+    def batch_size(self, round_: int) -> int:
+        """How many items round ``round_`` selects (0: the first batch)."""
+        if self.schedule is not None:
+            if round_ >= len(self.schedule):
+                return 0
+            return self.schedule[round_] - (self.schedule[round_ - 1] if round_ > 0 else 0)
+        return self.initial_size if round_ == 0 else self.query_size
 
 
 class ExperimentSpec(_Strict):
@@ -165,6 +218,12 @@ class ExperimentSpec(_Strict):
         None, description="Scoring backend for the per-iteration generation pass (default: in-process)."
     )
     output_dir: str = Field("runs/{name}", description="Run directory; {name} is replaced by the spec name.")
+    reference: str | None = Field(
+        None,
+        description="Optional reference measurements of this task (a JSON file written by `atgen report "
+        "--reference`, path relative to the spec): the run then ends with a verdict on how its strategy "
+        "compares with random over the reference's seeds.",
+    )
 
     def run_dir(self, base: Path | None = None) -> Path:
         """The run directory, relative paths resolved against ``base`` (the working directory)."""
