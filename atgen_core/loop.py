@@ -49,6 +49,7 @@ from atgen_core.components import (
 from atgen_core.data import load_data, seeded_subset
 from atgen_core.errors import AtgenError, StoreError
 from atgen_core.progress import make_progress
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, resolve_spec
 from atgen_core.store import RunLock, RunStore
 from atgen_core.types import (
@@ -636,7 +637,7 @@ class Experiment:
             cache=self.store.cache(f"annotator:{name}"),
             run_dir=self.run_dir,
             progress=self.progress,
-            store=self.store,
+            store=RunAnnotationStore(self.store),
         )
         results: list[AnnotationResult] = []
         expected = {item.id for item in allowed}

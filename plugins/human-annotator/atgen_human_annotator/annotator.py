@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
@@ -13,7 +12,7 @@ from typing import ClassVar
 
 from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Annotator, PluginConfig
 from atgen_core.errors import AtgenError
-from atgen_core.store import RunStore
+from atgen_core.annotation import AnnotationStore
 from atgen_human_annotator.config import HumanConfig
 from atgen_human_annotator.desk import AnnotationDesk
 from atgen_human_annotator.guidelines import read_guidelines
@@ -80,26 +79,20 @@ class HumanAnnotator(Annotator):
     def _serve(self, ctx: AnnotationContext) -> AnnotationDesk:
         assert isinstance(self.config, HumanConfig)
         store = ctx.store
-        if not isinstance(store, RunStore):
+        if store is None:
             raise AtgenError(
                 "the human annotator needs the run store (AnnotationContext.store); run it through the atgen loop "
                 "(`atgen run`, or Experiment.annotate() in Python)"
             )
-        if self._desk is not None and self._desk.store is store:
+        if self._desk is not None and self._desk.store.run_dir == store.run_dir:
+            self._desk.store = store  # the same run: the page keeps its URL between batches
             return self._desk
         self.close()
-        spec = json.loads(store.get_meta("spec") or "{}")
-        desk = AnnotationDesk(
-            store,
-            annotator=self.name,
-            guidelines=self._guidelines(store, ctx),
-            show_draft=self.config.show_draft,
-            mode="loop",
-            run_name=str(spec.get("name", "")),
-        )
-        guard = Guard(load_or_create_token(store.run_dir))
-        server = AnnotationServer(desk, guard, host=self.config.host, port=self.config.port,
-                                  run_dir_hint=str(store.run_dir), url_file=store.run_dir / URL_FILE)
+        desk = AnnotationDesk(store, annotator=self.name, guidelines=self._guidelines(store, ctx),
+                              show_draft=self.config.show_draft, mode="loop", run_name=str(store.spec().get("name", "")))
+        server = AnnotationServer(desk, Guard(load_or_create_token(store.run_dir)), host=self.config.host,
+                                  port=self.config.port, run_dir_hint=str(store.run_dir),
+                                  url_file=store.run_dir / URL_FILE)
         self.url = server.start()
         if not is_loopback(self.config.host):
             log.warning(PUBLIC_WARNING.format(host=self.config.host))
@@ -108,12 +101,12 @@ class HumanAnnotator(Annotator):
             threading.Thread(target=webbrowser.open, args=(self.url,), daemon=True).start()
         return desk
 
-    def _guidelines(self, store: RunStore, ctx: AnnotationContext) -> str | None:
+    def _guidelines(self, store: AnnotationStore, ctx: AnnotationContext) -> str | None:
         assert isinstance(self.config, HumanConfig)
         if self.config.guidelines is not None:
             return self.config.guidelines
         if self.config.guidelines_file is not None:
-            return read_guidelines(self.config.guidelines_file, store.get_meta("base_dir"))
+            return read_guidelines(self.config.guidelines_file, store.base_dir())
         return ctx.guidelines
 
     def _announce(self, round_: int, n: int) -> None:

@@ -1,8 +1,9 @@
-"""Access token, signed session cookies, CSRF tokens and the Host check of the annotation page.
+"""Access token, signed session cookies, CSRF tokens and the Host rules of the annotation page.
 
 - The access token is random (``secrets.token_urlsafe(32)``) and kept in a 0600 file in the run
-  directory, so a restarted server accepts the same URL. It travels once, in the URL's query; the
-  server answers with an HttpOnly, SameSite=Strict session cookie and a redirect that drops it.
+  directory, so a restarted server accepts the same URL; deleting the file revokes every URL and
+  session at once (the server checks it on every request). The token travels once, in the URL's query;
+  the server answers with an HttpOnly, SameSite=Strict session cookie and a redirect that drops it.
 - A session cookie is ``<random id>.<HMAC(key, id)>`` with a key derived from the token: it survives
   server restarts, cannot be forged without the token, and never contains the token itself.
 - Every form carries a CSRF token, ``HMAC(key, "csrf" + session id)``, checked on every POST.
@@ -12,52 +13,61 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import ipaddress
 import os
 import secrets
-import tempfile
 from pathlib import Path
 
-__all__ = ["TOKEN_FILE", "Guard", "allowed_hosts", "is_loopback", "load_or_create_token"]
+__all__ = ["TOKEN_FILE", "URL_FILE", "Guard", "allowed_hosts", "is_loopback", "load_or_create_token", "write_private"]
 
 TOKEN_FILE = "annotate-token"
 """Name of the 0600 file holding the run's access token."""
-
+URL_FILE = "annotate.url"
+"""0600 file in the run directory holding the page's URL (with its token) while a server runs."""
 _MIN_TOKEN_CHARS = 32
+PUBLIC_WARNING = (
+    "warning: the annotation page is served on {host}, reachable from other machines over plain HTTP; "
+    "prefer host 127.0.0.1 behind a TLS proxy or an SSH tunnel"
+)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by the owner only (mode 0600)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _valid(token: str) -> bool:
+    return len(token) >= _MIN_TOKEN_CHARS and token.replace("-", "").replace("_", "").isalnum()
+
+
+def read_token(run_dir: Path) -> str | None:
+    """The token in the run's token file, ``None`` when the file is missing (revoked) or unusable."""
+    try:
+        token = (Path(run_dir) / TOKEN_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return token if _valid(token) else None
 
 
 def load_or_create_token(run_dir: Path) -> str:
     """The run's access token, created (mode 0600) on first use and reused after restarts."""
     path = Path(run_dir) / TOKEN_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         os.chmod(path, 0o600)
-        token = path.read_text(encoding="utf-8").strip()
-        if len(token) >= _MIN_TOKEN_CHARS and token.replace("-", "").replace("_", "").isalnum():
+        token = read_token(run_dir)
+        if token is not None:
             return token
-        return _replace_token(path)
     token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    return token
-
-
-def _replace_token(path: Path) -> str:
-    token = secrets.token_urlsafe(32)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".annotate-token.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(token + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_private(path, token + "\n")
     return token
 
 
@@ -94,10 +104,8 @@ class Guard:
 
     def session_id(self, cookie_value: str | None) -> str | None:
         """The session id of a valid cookie value, else ``None``."""
-        if not cookie_value or cookie_value.count(".") != 1:
-            return None
-        sid, signature = cookie_value.split(".")
-        if not sid or not hmac.compare_digest(signature.encode(), self._sign(b"session", sid).encode()):
+        sid, _, signature = (cookie_value or "").partition(".")
+        if not sid or "." in signature or not hmac.compare_digest(signature.encode(), self._sign(b"session", sid).encode()):
             return None
         return sid
 
@@ -110,15 +118,11 @@ class Guard:
 
 
 def allowed_hosts(bind_host: str, port: int) -> frozenset[str] | None:
-    """Host header values accepted for a server bound to ``bind_host:port``.
-
-    Loopback names always; the bound address itself; ``None`` (no check) for a wildcard bind, where the
-    machine may be reached under any name.
-    """
+    """Host header values accepted for a server bound to ``bind_host:port`` (``None``: any, for a wildcard
+    bind, where the machine may be reached under any name)."""
     if bind_host in ("", "0.0.0.0", "::"):
         return None
-    names = {"127.0.0.1", "localhost", "[::1]"}
-    names.add(f"[{bind_host}]" if ":" in bind_host else bind_host.lower())
+    names = {"127.0.0.1", "localhost", "[::1]", f"[{bind_host}]" if ":" in bind_host else bind_host.lower()}
     return frozenset(f"{name}:{port}" for name in names)
 
 
@@ -130,9 +134,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-PUBLIC_WARNING = (
-    "warning: the annotation page is served on {host}, reachable from other machines over plain HTTP; "
-    "prefer host 127.0.0.1 behind a TLS proxy or an SSH tunnel"
-)
