@@ -27,8 +27,8 @@ CommandGroup = argparse._SubParsersAction  # type: ignore[type-arg]
 """What ``atgen_register_commands`` receives: the ``atgen`` parser's sub-command group (``argparse``)."""
 
 __all__ = [
-    "atgen_register_commands",
     "atgen_register_annotators",
+    "atgen_register_commands",
     "atgen_register_data_sources",
     "atgen_register_embedders",
     "atgen_register_metrics",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.components import (
     AnnotationContext,
     Annotator,
@@ -49,7 +50,6 @@ from atgen_core.components import (
 from atgen_core.data import load_data, seeded_subset
 from atgen_core.errors import AtgenError, StoreError
 from atgen_core.progress import make_progress
-from atgen_core.annotation import RunAnnotationStore
 from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, resolve_spec
 from atgen_core.store import RunLock, RunStore
 from atgen_core.types import (

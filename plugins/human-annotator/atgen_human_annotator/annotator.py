@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Annotator, PluginConfig
-from atgen_core.errors import AtgenError
 from atgen_core.annotation import AnnotationStore
+from atgen_core.errors import AtgenError
 from atgen_human_annotator.config import HumanConfig
 from atgen_human_annotator.desk import AnnotationDesk
 from atgen_human_annotator.guidelines import read_guidelines

@@ -13,7 +13,7 @@ import pytest
 from atgen_human_annotator.desk import AnnotationDesk
 from atgen_human_annotator.security import TOKEN_FILE
 from atgen_human_annotator.server import URL_FILE
-from human_annotator_testkit import Client, Served, XSS, make_examples, round_attempts
+from human_annotator_testkit import XSS, Client, Served, make_examples, round_attempts
 
 from atgen_core import AnnotationItem, AnnotationResult, Example
 from atgen_core.store import RunStore
