@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from atgen_core.annotation import AnnotationStore, open_for_annotation
 from atgen_core.errors import AtgenError, RunLockedError
+from atgen_human_annotator.config import HumanConfig, read_guidelines
 from atgen_human_annotator.security import URL_FILE
 
 if TYPE_CHECKING:
@@ -25,12 +25,9 @@ __all__ = ["register", "serve_run"]
 
 
 def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--port must be a number from 0 to 65535, got {value!r}") from None
+    port = int(value) if value.isdigit() else -1
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"--port must be from 0 to 65535 (0 picks a free port), got {port}")
+        raise argparse.ArgumentTypeError(f"--port must be from 0 to 65535 (0 picks a free port), got {value!r}")
     return port
 
 
@@ -43,9 +40,9 @@ def register(cli: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "continue the run with `atgen resume RUN_DIR`.",
     )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
     parser.add_argument("--port", type=_port, default=0, help="TCP port (default 0: a free port)")
-    parser.add_argument("--annotator", default="human", metavar="NAME", help="name stored with each answer (default: human)")
+    parser.add_argument("--annotator", default="human", metavar="NAME", help="name stored with each answer")
     parser.add_argument("--guidelines", type=Path, metavar="FILE",
                         help="guidelines text file (default: the run's human annotator config, if any)")
     parser.add_argument("--open-browser", action="store_true", help="open the page in the default browser")
@@ -58,14 +55,13 @@ def serve_run(run_dir: Path, *, host: str = "127.0.0.1", port: int = 0, annotato
               guidelines_file: Path | None = None, open_browser: bool = False, out: TextIO | None = None,
               stop: threading.Event | None = None) -> int:
     """Serve the run's latest selection until Ctrl-C, SIGTERM or ``stop``; returns the exit code."""
-    out = out if out is not None else sys.stdout
     name = annotator.strip()
     try:
         if not name or len(name) > 64 or not name.isprintable():
             raise AtgenError("--annotator: give a short printable name (1 to 64 characters), e.g. --annotator alice")
         try:
             with open_for_annotation(Path(run_dir)) as store:
-                return _serve(store, name, host, port, guidelines_file, open_browser, out, stop)
+                return _serve(store, name, host, port, guidelines_file, open_browser, out or sys.stdout, stop)
         except RunLockedError as exc:
             url_file = Path(run_dir) / URL_FILE
             hint = (f" If it runs with the human annotator it already serves this page: the URL is in {url_file}."
@@ -76,35 +72,29 @@ def serve_run(run_dir: Path, *, host: str = "127.0.0.1", port: int = 0, annotato
         return exc.exit_code
 
 
-def _serve(store: AnnotationStore, name: str, host: str, port: int, guidelines_file: Path | None, open_browser: bool,
-           out: TextIO, stop: threading.Event | None) -> int:
-    from atgen_human_annotator.desk import AnnotationDesk
-    from atgen_human_annotator.security import PUBLIC_WARNING, Guard, is_loopback, load_or_create_token
-    from atgen_human_annotator.server import AnnotationServer
+def _serve(store: AnnotationStore, name: str, host: str, port: int, guidelines_file: Path | None,
+           open_browser: bool, out: TextIO, stop: threading.Event | None) -> int:
+    from atgen_human_annotator.desk import AnnotationDesk  # the web app is imported only when the command runs
+    from atgen_human_annotator.server import serve_desk
 
     round_ = store.latest_round()
     if round_ is None:
         raise AtgenError(f"{store.run_dir} has no selection yet: start the run first (`atgen run SPEC`)")
     spec = store.spec()
-    human = _human_config(spec)
-    desk = AnnotationDesk(store, annotator=name, guidelines=_guidelines(store, human, guidelines_file),
-                          show_draft=bool(human.get("show_draft", True)), mode="cli", run_name=str(spec.get("name", "")))
+    ref = spec.get("annotator")
+    config = HumanConfig.model_validate(ref.get("config") or {}) if isinstance(ref, dict) and ref.get(
+        "name") == "human" else HumanConfig()
+    guidelines = (read_guidelines(guidelines_file, None, field="--guidelines") if guidelines_file is not None
+                  else config.guidelines_text(store.base_dir()))
+    desk = AnnotationDesk(store, annotator=name, guidelines=guidelines, show_draft=config.show_draft, mode="cli",
+                          run_name=str(spec.get("name", "")))
     desk.open_round(round_)
-    server = AnnotationServer(desk, Guard(load_or_create_token(store.run_dir)), host=host, port=port,
-                              run_dir_hint=str(store.run_dir), url_file=store.run_dir / URL_FILE)
-    url = server.start()
-    if not is_loopback(host):
-        print(PUBLIC_WARNING.format(host=host), file=sys.stderr)
+    server = serve_desk(desk, host, port, open_browser=open_browser)
     try:
         counts = desk.counts()
-        print(f"round {round_} of {store.run_dir}: {counts['pending']} of {counts['total']} item(s) to annotate",
-              file=out)
-        print(f"open {url}", file=out)
-        print(f"stop with Ctrl-C, then continue the run with `atgen resume {store.run_dir}`", file=out, flush=True)
-        if open_browser:
-            import webbrowser
-
-            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+        print(f"round {round_} of {store.run_dir}: {counts['pending']} of {counts['total']} item(s) to annotate\n"
+              f"open {server.url}\nstop with Ctrl-C, then continue the run with `atgen resume {store.run_dir}`",
+              file=out, flush=True)
         _wait(desk, out, stop)
     finally:
         server.stop()
@@ -113,29 +103,11 @@ def _serve(store: AnnotationStore, name: str, host: str, port: int, guidelines_f
     return 0
 
 
-def _human_config(spec: Mapping[str, Any]) -> dict[str, Any]:
-    ref = spec.get("annotator")
-    if isinstance(ref, dict) and ref.get("name") == "human" and isinstance(ref.get("config"), dict):
-        return dict(ref["config"])
-    return {}
-
-
-def _guidelines(store: AnnotationStore, human: Mapping[str, Any], option: Path | None) -> str | None:
-    from atgen_human_annotator.guidelines import read_guidelines
-
-    if option is not None:
-        return read_guidelines(option, None, field="--guidelines")
-    if human.get("guidelines"):
-        return str(human["guidelines"])
-    if human.get("guidelines_file"):
-        return read_guidelines(str(human["guidelines_file"]), store.base_dir())
-    return None
-
-
 def _wait(desk: AnnotationDesk, out: TextIO, stop: threading.Event | None) -> None:
     """Print progress on every change until Ctrl-C, SIGTERM (the server turns it into Ctrl-C) or ``stop``."""
-    previous: dict[str, int] | None = None
-    seen = -1
+    previous, seen = desk.counts(), desk.changes
+    if previous["total"] and not previous["pending"]:
+        print("all items are done; edits are still possible (Ctrl-C to stop)", file=out, flush=True)
     try:
         while stop is None or not stop.is_set():
             with desk.changed:
@@ -145,9 +117,8 @@ def _wait(desk: AnnotationDesk, out: TextIO, stop: threading.Event | None) -> No
                 seen = desk.changes
             counts = desk.counts()
             if counts != previous:
-                if previous is not None:
-                    print(f"{counts['done']} of {counts['total']} done", file=out, flush=True)
-                if counts["pending"] == 0 and counts["total"] and (previous is None or previous["pending"]):
+                print(f"{counts['done']} of {counts['total']} done", file=out, flush=True)
+                if counts["total"] and counts["pending"] == 0 < previous["pending"]:
                     print("all items are done; edits are still possible (Ctrl-C to stop)", file=out, flush=True)
                 previous = counts
     except KeyboardInterrupt:

@@ -1,10 +1,15 @@
-"""Configuration of the ``human`` annotator."""
+"""Configuration of the ``human`` annotator, and reading its guidelines."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field, model_validator
 
 from atgen_core import PluginConfig
+from atgen_core.errors import AtgenError
+
+MAX_GUIDELINES_BYTES = 1_000_000
 
 
 class HumanConfig(PluginConfig):
@@ -41,3 +46,26 @@ class HumanConfig(PluginConfig):
         if self.guidelines is not None and self.guidelines_file is not None:
             raise ValueError("set either `guidelines` or `guidelines_file`, not both")
         return self
+
+    def guidelines_text(self, base_dir: Path | None) -> str | None:
+        """The guidelines (inline, or read from ``guidelines_file``); ``None`` when neither is set."""
+        if self.guidelines_file is not None:
+            return read_guidelines(self.guidelines_file, base_dir)
+        return self.guidelines
+
+
+def read_guidelines(path: str | Path, base_dir: Path | None, field: str = "guidelines_file") -> str:
+    """The text of a guidelines file; relative paths are tried against ``base_dir`` then the working directory."""
+    given = Path(path).expanduser()
+    candidates = [given] if given.is_absolute() else [*([base_dir / given] if base_dir else []), Path.cwd() / given]
+    for candidate in candidates:
+        if candidate.is_file():
+            if candidate.stat().st_size > MAX_GUIDELINES_BYTES:
+                raise AtgenError(f"human annotator: {field} {str(candidate)!r} is larger than 1 MB; shorten it")
+            try:
+                return candidate.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise AtgenError(f"human annotator: cannot read {field} {str(candidate)!r}: {exc}") from None
+    looked = ", ".join(repr(str(c)) for c in candidates)
+    raise AtgenError(f"human annotator: {field} {str(path)!r} not found (looked at {looked}); give an absolute path "
+                     "or one relative to the spec's folder")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
 import time
+import webbrowser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,9 +17,30 @@ import uvicorn
 from atgen_core.errors import AtgenError
 from atgen_human_annotator.app import AnnotationApp
 from atgen_human_annotator.desk import AnnotationDesk
-from atgen_human_annotator.security import URL_FILE, Guard, allowed_hosts, write_private
+from atgen_human_annotator.security import (
+    PUBLIC_WARNING,
+    URL_FILE,
+    Guard,
+    allowed_hosts,
+    is_loopback,
+    load_or_create_token,
+    write_private,
+)
 
-__all__ = ["URL_FILE", "AnnotationServer"]
+__all__ = ["URL_FILE", "AnnotationServer", "serve_desk"]
+
+
+def serve_desk(desk: AnnotationDesk, host: str, port: int, *, open_browser: bool = False) -> AnnotationServer:
+    """Start serving ``desk`` with the run's access token; warns when other machines can reach the page."""
+    run_dir = desk.store.run_dir
+    server = AnnotationServer(desk, Guard(load_or_create_token(run_dir)), host=host, port=port,
+                              run_dir_hint=str(run_dir), url_file=run_dir / URL_FILE)
+    url = server.start()
+    if not is_loopback(host):
+        print(PUBLIC_WARNING.format(host=host), file=sys.stderr)
+    if open_browser:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    return server
 
 
 class AnnotationServer:
