@@ -62,9 +62,9 @@ class AnnotationApp:
         """Session id -> the item it has open and since when (soft claims that spread annotators over items)."""
         folder = resources.files("atgen_human_annotator").joinpath("static")
         self.assets = {name: (folder.joinpath(name).read_bytes(), ctype) for name, ctype in _ASSETS.items()}
-        routes = [Route("/", _safe(self._home)), Route("/overview", _safe(self._overview)),
-                  Route("/api/state", _safe(self._state)), Route("/item/{n:int}", _safe(self._item)),
-                  Route("/static/{name}", _safe(self._asset)), Route("/favicon.ico", lambda r: Response(status_code=204)),
+        pages = {"/": self._home, "/overview": self._overview, "/api/state": self._state, "/item/{n:int}": self._item,
+                 "/static/{name}": self._asset, "/favicon.ico": lambda request: Response(status_code=204)}
+        routes = [*(Route(path, _safe(page)) for path, page in pages.items()),
                   Route("/submit", self._submit, methods=["POST"])]
         self.asgi = Starlette(routes=routes, middleware=[Middleware(_Gate, annotation=self)],
                               exception_handlers={404: _not_found, 405: _not_found})

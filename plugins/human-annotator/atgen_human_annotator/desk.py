@@ -1,20 +1,18 @@
 """The annotation desk: the store-backed state of one round that the page and the annotator share.
 
-Nothing lives only in memory: items, answers and revisions are read from the run's
-:class:`~atgen_core.annotation.AnnotationStore` on every request, so a reload or a restart shows what
-was saved. Writes are compare-and-swap on a per-item revision (``save_answer``): of two annotators
-editing one item the later one gets a conflict instead of silently overwriting the other.
-
-One re-entrant lock (inside :attr:`AnnotationDesk.changed`) serialises writes. The annotator's result
+Items, answers and revisions are read from the run's ``AnnotationStore`` on every request, so a reload or a
+restart shows what was saved. Writes are compare-and-swap on a per-item revision: of two annotators editing
+one item the later one gets a conflict. One re-entrant lock (in ``changed``) serialises writes; the result
 generator holds it while the loop commits a yielded result, so an edit cannot slip in between.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,11 +21,9 @@ from atgen_core.annotation import AnnotationStore, StoredAnswer
 
 __all__ = ["MAX_ANSWER_CHARS", "AnnotationDesk", "DeskBusyError", "ItemView", "SubmitOutcome"]
 
-DRAFT_NAMESPACE = "human-annotator:drafts"
-"""Cache namespace where batch drafts are kept (so a restarted server still shows them)."""
+DRAFT_NAMESPACE = "human-annotator:drafts"  # where batch drafts are kept, so a restarted server shows them
 MAX_ANSWER_CHARS = 100_000
-WEB_FLAG = "web"
-"""Key in an answer's meta marking answers written through the page."""
+WEB_FLAG = "web"  # key in an answer's meta marking answers written through the page
 LOCK_WAIT_SECONDS = 15.0
 
 ItemStatus = Literal["pending", "ok", "skipped"]
@@ -72,15 +68,12 @@ class AnnotationDesk:
 
     def __init__(self, store: AnnotationStore, *, annotator: str = "human", guidelines: str | None = None,
                  show_draft: bool = True, mode: Literal["loop", "cli"] = "cli", run_name: str = "") -> None:
-        self.store = store
-        self.annotator, self.guidelines, self.show_draft = annotator, guidelines, show_draft
+        self.store, self.annotator, self.guidelines, self.show_draft = store, annotator, guidelines, show_draft
         self.mode, self.run_name = mode, run_name
         self.changed = threading.Condition(threading.RLock())
-        self.changes = 0
-        """Bumped after every write (waiters compare it to know whether to re-read the store)."""
+        self.changes = 0  # bumped after every write: waiters re-read the store only after a change
         self.round: int | None = None
-        self.batch_open = False
-        """True while the loop waits for this round's batch (loop mode)."""
+        self.batch_open = False  # the loop waits for this round's batch (loop mode)
         self._ids: list[str] = []
         self._examples: dict[str, Example] = {}
         self._drafts: dict[str, str] = {}
@@ -155,10 +148,9 @@ class AnnotationDesk:
             if action == "save":
                 kept = current.draft is not None and answer == current.draft.strip()
                 meta["draft"] = "none" if current.draft is None else "kept" if kept else "edited"
-                result = AnnotationResult(id=id_, status="ok", text=answer, seconds=seconds, meta=meta)
-            else:
-                result = AnnotationResult(id=id_, status="skipped", seconds=seconds,
-                                          error="skipped by the annotator", meta=meta)
+            result = AnnotationResult(id_, "ok" if action == "save" else "skipped", answer if action == "save" else "",
+                                      seconds=seconds, meta=meta,
+                                      error=None if action == "save" else "skipped by the annotator")
             stored, revision = self.store.save_answer(round_, result, self.annotator, expected_revision)
             if stored:
                 self._bump()
@@ -174,10 +166,10 @@ class AnnotationDesk:
         """Record every still-pending item of ``ids`` as skipped (used when the batch times out)."""
         with self._locked():
             answers = self.store.answers(round_)
+            meta = {WEB_FLAG: True, "by": self.annotator, "timeout": True}
             for id_ in (i for i in ids if i not in answers):
-                meta = {WEB_FLAG: True, "by": self.annotator, "timeout": True}
-                result = AnnotationResult(id=id_, status="skipped", error=reason, meta=meta)
-                self.store.save_answer(round_, result, self.annotator, 0)
+                self.store.save_answer(round_, AnnotationResult(id_, "skipped", error=reason, meta=meta),
+                                       self.annotator, 0)
             self._bump()
 
     def results(self, round_: int, ids: Sequence[str], timeout: float | None = None,
@@ -217,19 +209,13 @@ class AnnotationDesk:
             self.changes += 1
             self.changed.notify_all()
 
-    def _locked(self) -> _Held:
-        return _Held(self.changed)
 
-
-class _Held:
-    """Acquire the desk lock with a bounded wait (a web request must not hang forever)."""
-
-    def __init__(self, cond: threading.Condition) -> None:
-        self._cond = cond
-
-    def __enter__(self) -> None:
-        if not self._cond.acquire(timeout=LOCK_WAIT_SECONDS):
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The desk lock with a bounded wait (a web request must not hang forever)."""
+        if not self.changed.acquire(timeout=LOCK_WAIT_SECONDS):
             raise DeskBusyError("the annotation desk is busy; try again in a moment")
-
-    def __exit__(self, *exc: object) -> None:
-        self._cond.release()
+        try:
+            yield
+        finally:
+            self.changed.release()

@@ -1,13 +1,11 @@
 """Access token, signed session cookies, CSRF tokens and the Host rules of the annotation page.
 
-- The access token is random (``secrets.token_urlsafe(32)``) and kept in a 0600 file in the run
-  directory, so a restarted server accepts the same URL; deleting the file revokes every URL and
-  session at once (the server checks it on every request). The token travels once, in the URL's query;
-  the server answers with an HttpOnly, SameSite=Strict session cookie and a redirect that drops it.
-- A session cookie is ``<random id>.<HMAC(key, id)>`` with a key derived from the token: it survives
-  server restarts, cannot be forged without the token, and never contains the token itself.
-- Every form carries a CSRF token, ``HMAC(key, "csrf" + session id)``, checked on every POST.
-- The Host header must name the bound address (blocks DNS-rebinding pages from reaching the server).
+- The access token (``secrets.token_urlsafe(32)``) is kept in a 0600 file in the run directory, so a
+  restarted server accepts the same URL; deleting the file revokes every URL and session at once. It
+  travels once, in the URL; the server answers with an HttpOnly, SameSite=Strict session cookie.
+- A session cookie is ``<random id>.<HMAC(key, id)>``, the key derived from the token: it survives
+  restarts, cannot be forged without the token and never contains it. Every form carries a CSRF token,
+  ``HMAC(key, "csrf" + session id)``. The Host header must name the bound address (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -22,10 +20,8 @@ from pathlib import Path
 
 __all__ = ["TOKEN_FILE", "URL_FILE", "Guard", "allowed_hosts", "is_loopback", "load_or_create_token", "write_private"]
 
-TOKEN_FILE = "annotate-token"
-"""Name of the 0600 file holding the run's access token."""
-URL_FILE = "annotate.url"
-"""0600 file in the run directory holding the page's URL (with its token) while a server runs."""
+TOKEN_FILE = "annotate-token"  # 0600 file in the run directory holding the run's access token
+URL_FILE = "annotate.url"  # 0600 file in the run directory holding the page's URL while a server runs
 _MIN_TOKEN_CHARS = 32
 PUBLIC_WARNING = (
     "warning: the annotation page is served on {host}, reachable from other machines over plain HTTP; "
@@ -45,17 +41,13 @@ def write_private(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _valid(token: str) -> bool:
-    return len(token) >= _MIN_TOKEN_CHARS and token.replace("-", "").replace("_", "").isalnum()
-
-
 def read_token(run_dir: Path) -> str | None:
     """The token in the run's token file, ``None`` when the file is missing (revoked) or unusable."""
     try:
         token = (Path(run_dir) / TOKEN_FILE).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
-    return token if _valid(token) else None
+    return token if len(token) >= _MIN_TOKEN_CHARS and token.replace("-", "").replace("_", "").isalnum() else None
 
 
 def load_or_create_token(run_dir: Path) -> str:
@@ -71,10 +63,6 @@ def load_or_create_token(run_dir: Path) -> str:
     return token
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 class Guard:
     """Checks the access token, issues and verifies session cookies and CSRF tokens."""
 
@@ -83,8 +71,8 @@ class Guard:
             raise ValueError("the access token is too short")
         self._token = token.encode()
         self._key = hashlib.sha256(b"atgen-human-annotator/v1\0" + self._token).digest()
+        # per-run cookie name: two annotation servers on one machine do not overwrite each other's cookie
         self.cookie_name = "atgen_session_" + hashlib.sha256(self._key).hexdigest()[:10]
-        """Per-run cookie name: two annotation servers on one machine do not overwrite each other's cookie."""
 
     @property
     def token(self) -> str:
@@ -95,7 +83,8 @@ class Guard:
         return given is not None and hmac.compare_digest(given.encode(), self._token)
 
     def _sign(self, purpose: bytes, value: str) -> str:
-        return _b64(hmac.new(self._key, purpose + b"\0" + value.encode(), hashlib.sha256).digest())
+        digest = hmac.new(self._key, purpose + b"\0" + value.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def new_session(self) -> str:
         """A fresh cookie value ``id.signature``."""
@@ -105,9 +94,8 @@ class Guard:
     def session_id(self, cookie_value: str | None) -> str | None:
         """The session id of a valid cookie value, else ``None``."""
         sid, _, signature = (cookie_value or "").partition(".")
-        if not sid or "." in signature or not hmac.compare_digest(signature.encode(), self._sign(b"session", sid).encode()):
-            return None
-        return sid
+        expected = self._sign(b"session", sid).encode()
+        return sid if sid and "." not in signature and hmac.compare_digest(signature.encode(), expected) else None
 
     def csrf_token(self, sid: str) -> str:
         """The CSRF token of a session (embedded in every form)."""
