@@ -1,15 +1,20 @@
-"""The annotation pages of one :class:`AnnotationDesk` as a Starlette app, with a security gate in front.
+"""The annotation pages of one :class:`AnnotationDesk`: a Starlette app with a security gate in front.
 
 Routes: ``GET /`` (the next item to do, or the overview), ``/item/<n>``, ``/overview``, ``/api/state``
 (JSON, polled while the page waits for the next batch), the two embedded assets ``/static/app.js`` and
-``/static/style.css`` (no route opens a file named by the request), and ``POST /submit`` (fields ``csrf``,
-``round``, ``id``, ``revision``, ``action``, ``text``, ``opened``). The gate checks the Host header, the
-token file (deleting it revokes access at once), the session cookie (``?token=`` on a GET opens one) and,
-for POST, the Origin; it adds a strict Content-Security-Policy to every response.
+``/static/style.css`` (no route opens a file named by the request), and ``POST /submit``. The gate checks
+the Host header, the token file (deleting it revokes access), the session cookie (``?token=`` on a GET
+opens one) and, for POST, the Origin; it adds a strict Content-Security-Policy to every response.
+
+Pages are Jinja2 templates (``templates/``) with every value escaped. They work without JavaScript (plain
+forms, post/redirect/get); ``static/app.js`` adds keyboard shortcuts, the draft reset, an empty-answer
+check, an unsaved-changes warning and the wait for the next batch. The CSP forbids inline scripts and
+styles, so the templates hold no ``style=`` or ``on...=`` attributes.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +22,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -27,7 +34,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from atgen_human_annotator.desk import MAX_ANSWER_CHARS, AnnotationDesk, DeskBusyError, ItemView
-from atgen_human_annotator.pages import render
 from atgen_human_annotator.security import Guard, read_token
 
 __all__ = ["AnnotationApp"]
@@ -46,6 +52,27 @@ _HEADERS = {
 }
 _ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 _FLASH = {"saved": "Saved item {n}.", "skipped": "Skipped item {n}."}
+_STATUS_TEXT = {"pending": "not answered", "ok": "saved", "skipped": "skipped"}
+
+
+def _escaped(value: Any) -> Any:
+    """Every ``{{ value }}`` escaped with ``html.escape`` (quotes too: safe in attributes)."""
+    return value if isinstance(value, Markup) else Markup(html.escape("" if value is None else str(value)))
+
+
+def _shorten(text: str, limit: int = 140) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+_TEMPLATES = Environment(loader=PackageLoader("atgen_human_annotator", "templates"), autoescape=True,
+                         finalize=_escaped, trim_blocks=True)
+_TEMPLATES.filters["shorten"] = _shorten
+
+
+def render(template: str, **context: Any) -> str:
+    """The HTML of ``template`` with ``context`` (values are escaped, never trusted as markup)."""
+    return _TEMPLATES.get_template(template).render(status_text=_STATUS_TEXT, **context)
 
 
 def _message(status: int, title: str, text: str, *, link: bool = True) -> HTMLResponse:
