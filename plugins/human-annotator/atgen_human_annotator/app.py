@@ -31,7 +31,6 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from atgen_human_annotator.desk import MAX_ANSWER_CHARS, AnnotationDesk, DeskBusyError, ItemView
 from atgen_human_annotator.security import Guard, read_token
@@ -93,7 +92,7 @@ class AnnotationApp:
                  "/static/{name}": self._asset, "/favicon.ico": lambda request: Response(status_code=204)}
         routes = [*(Route(path, _safe(page)) for path, page in pages.items()),
                   Route("/submit", self._submit, methods=["POST"])]
-        self.asgi = Starlette(routes=routes, middleware=[Middleware(_Gate, annotation=self)],
+        self.asgi = Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=self._gate)],
                               exception_handlers={404: _not_found, 405: _not_found})
 
     def _page(self, template: str, items: list[ItemView], status: int = 200, **context: Any) -> HTMLResponse:
@@ -184,27 +183,20 @@ class AnnotationApp:
         taken = self._taken(sid)
         return next((v.n for v in pending if v.id not in taken), pending[0].n if pending else None)
 
-
-class _Gate(BaseHTTPMiddleware):
-    """Security headers on every response; Host, token file, session and Origin checks before any route."""
-
-    def __init__(self, app: ASGIApp, annotation: AnnotationApp) -> None:
-        super().__init__(app)
-        self.annotation = annotation
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def _gate(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        """Security headers on every response; Host, token file, session and Origin checks before any route."""
         response = self._refusal(request) or await call_next(request)
         response.headers.update(_HEADERS)
         return response
 
     def _refusal(self, request: Request) -> Response | None:
-        hosts, guard = self.annotation.hosts, self.annotation.guard
+        hosts, guard = self.hosts, self.guard
         if request.method not in ("GET", "HEAD", "POST"):
             return _message(501, "Not implemented", "This server answers GET and POST only.", link=False)
         if hosts is not None and request.headers.get("host", "").strip().lower() not in hosts:
             return _message(421, "Wrong host", "This server only answers requests addressed to this machine's "
                                                "loopback address.", link=False)
-        if read_token(self.annotation.desk.store.run_dir) != guard.token:
+        if read_token(self.desk.store.run_dir) != guard.token:
             return _message(401, "Access revoked", "The run's access token file was deleted or replaced; restart "
                                                    "atgen to get a new URL.", link=False)
         try:

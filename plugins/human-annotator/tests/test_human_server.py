@@ -78,7 +78,7 @@ def test_sigterm_during_a_run_stops_the_page_and_removes_the_url_file(tmp_path: 
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
