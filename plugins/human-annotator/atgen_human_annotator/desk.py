@@ -209,7 +209,6 @@ class AnnotationDesk:
             self.changes += 1
             self.changed.notify_all()
 
-
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """The desk lock with a bounded wait (a web request must not hang forever)."""
