@@ -94,6 +94,7 @@ class AnnotationApp:
                   Route("/submit", self._submit, methods=["POST"])]
         self.asgi = Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=self._gate)],
                               exception_handlers={404: _not_found, 405: _not_found})
+        self.asgi.router.redirect_slashes = False  # no redirect built from the Host header
 
     def _page(self, template: str, items: list[ItemView], status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(render(template, header=True, run_name=self.desk.run_name, round=self.desk.round,
