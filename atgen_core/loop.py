@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.components import (
     AnnotationContext,
     Annotator,
@@ -658,7 +659,7 @@ class Experiment:
             cache=self.store.cache(f"annotator:{name}"),
             run_dir=self.run_dir,
             progress=self.progress,
-            store=self.store,
+            store=RunAnnotationStore(self.store),
         )
         results: list[AnnotationResult] = []
         expected = {item.id for item in allowed}

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from atgen_core.components import Component, ModelSpec, PluginConfig
 from atgen_core.errors import SpecError, SpecIssue
+from atgen_core.spec_defaults import default_field as _default_field
+from atgen_core.spec_defaults import with_declared_defaults
 
 if TYPE_CHECKING:
     from atgen_core.registry import ComponentInfo, Registry
@@ -63,9 +65,10 @@ class ComponentRef(_Strict):
 class DataSpec(_Strict):
     """Where the data comes from and how rows become examples."""
 
-    source: ComponentRef = Field(
-        default_factory=lambda: ComponentRef(name="files"),
-        description="Data source component, e.g. {'name': 'files', 'config': {'train': 'data.jsonl'}}.",
+    source: ComponentRef | None = Field(
+        None,
+        description="Data source component, e.g. {'name': 'files', 'config': {'train': 'data.jsonl'}} "
+        "(default: the installed data source that declares itself the default).",
     )
     train_split: str = Field("train", description="Split that forms the unlabelled pool.")
     test_split: str | None = Field(None, description="Split used as the test set; None = hold out test_size rows.")
@@ -204,15 +207,12 @@ class ExperimentSpec(_Strict):
     model: ModelSpec = Field(default_factory=lambda: ModelSpec(), description="Model section.")
     loop: LoopSpec = Field(default_factory=lambda: LoopSpec(), description="Loop section.")
     strategy: ComponentRef = Field(description="Selection strategy.")
-    annotator: ComponentRef = Field(
-        default_factory=lambda: ComponentRef(name="oracle"), description="Annotator."
-    )
-    trainer: ComponentRef = Field(default_factory=lambda: ComponentRef(name="lora"), description="Trainer.")
-    metrics: list[ComponentRef] = Field(
-        default_factory=lambda: [ComponentRef(name="rouge")], description="Metrics computed on the test set."
-    )
+    # Left out: the installed component that declares itself the default (`with_declared_defaults`).
+    annotator: ComponentRef = Field(description="Annotator.")
+    trainer: ComponentRef = Field(description="Trainer.")
+    metrics: list[ComponentRef] = Field(description="Metrics computed on the test set.")
     embedder: ComponentRef | None = Field(
-        None, description="Input embedder for diversity strategies (default: sentence-transformers if needed)."
+        None, description="Input embedder for diversity strategies (default: the declared default, if needed)."
     )
     scoring: ComponentRef | None = Field(
         None, description="Scoring backend for the per-iteration generation pass (default: in-process)."
@@ -362,18 +362,12 @@ def _issues_from_validation(
 def _component_refs(raw: Mapping[str, Any]) -> Iterator[tuple[tuple[Any, ...], str, Any]]:
     """(path, kind, raw reference) for every component reference in a raw spec."""
     data = raw.get("data")
-    if isinstance(data, Mapping):
-        yield ("data", "source"), "data_source", data.get("source", {"name": "files"})
-    else:
-        yield ("data", "source"), "data_source", {"name": "files"}
-    defaults = {"annotator": "oracle", "trainer": "lora"}
+    if isinstance(data, Mapping) and "source" in data:
+        yield ("data", "source"), "data_source", data["source"]
     for field, kind in COMPONENT_FIELDS:
-        if field in raw:
-            if raw[field] is not None:
-                yield (field,), kind, raw[field]
-        elif field in defaults:
-            yield (field,), kind, defaults[field]
-    metrics = raw.get("metrics", ["rouge"])
+        if raw.get(field) is not None:
+            yield (field,), kind, raw[field]
+    metrics = raw.get("metrics")
     if isinstance(metrics, list):
         for i, ref in enumerate(metrics):
             yield ("metrics", i), "metric", ref
@@ -427,6 +421,7 @@ def resolve_spec(
     """Validate a raw spec dict in both phases; raise one ``SpecError`` listing every problem."""
     issues: list[SpecIssue] = []
     spec: ExperimentSpec | None = None
+    raw = with_declared_defaults(raw, registry)
     try:
         spec = ExperimentSpec.model_validate(dict(raw))
     except ValidationError as exc:
@@ -438,6 +433,9 @@ def resolve_spec(
         if component is not None:
             resolved[path] = component
 
+    if spec is not None and spec.data.source is None:
+        issues.append(SpecIssue("data.source", "no data source set, and no installed one is the default",
+                                hint="set data.source (see `atgen list-plugins --kind data_source`)"))
     if spec is not None and not issues:
         issues.extend(_cross_checks(spec, resolved, registry))
     if issues:
@@ -461,9 +459,6 @@ def resolve_spec(
     )
 
 
-DEFAULT_EMBEDDER = "sentence-transformers"
-
-
 def _needs_embeddings(strategy: ResolvedComponent) -> bool:
     from atgen_core.components import Strategy
 
@@ -476,9 +471,10 @@ def _needs_embeddings(strategy: ResolvedComponent) -> bool:
 
 
 def _default_embedder(registry: Registry) -> ResolvedComponent | None:
-    if DEFAULT_EMBEDDER not in registry.names("embedder"):
+    name = registry.default_name("embedder")
+    if name is None:
         return None
-    info = registry.get("embedder", DEFAULT_EMBEDDER)
+    info = registry.get("embedder", name)
     return ResolvedComponent(info=info, config=info.cls.Config())
 
 
@@ -498,12 +494,12 @@ def _cross_checks(
             hint="use start 'warm' (a random first batch), or a cold-start strategy",
         )
     if _needs_embeddings(strategy) and ("embedder",) not in resolved and (
-        DEFAULT_EMBEDDER not in registry.names("embedder")
+        registry.default_name("embedder") is None
     ):
         yield SpecIssue(
             "embedder",
             f"strategy {strategy.name!r} needs input embeddings but no embedder is set",
-            hint="set `embedder` (e.g. {'name': 'sentence-transformers'}) or install atgen-basics",
+            hint="set `embedder` (see `atgen list-plugins --kind embedder`) or install a plugin providing one",
         )
     # Stopping thresholds must name a reported metric value and lie in its range.
     keys: dict[str, Any] = {}
@@ -575,16 +571,16 @@ def build_schema(registry: Registry) -> dict[str, Any]:
     data_model = create_model(
         "DataSpecWithSources",
         __base__=DataSpec,
-        source=(_union_for("data_source", registry), Field("files", description="Data source component.")),
+        source=(_union_for("data_source", registry), _default_field(registry, "data_source", "Data source component.")),
     )
     spec_model = create_model(
         "AtgenExperimentSpec",
         __base__=ExperimentSpec,
         data=(data_model, Field(description="Data section.")),
         strategy=(_union_for("strategy", registry), Field(description="Selection strategy.")),
-        annotator=(_union_for("annotator", registry), Field("oracle", description="Annotator.")),
-        trainer=(_union_for("trainer", registry), Field("lora", description="Trainer.")),
-        metrics=(list[_union_for("metric", registry)], Field(["rouge"], description="Metrics.")),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
+        annotator=(_union_for("annotator", registry), _default_field(registry, "annotator", "Annotator.")),
+        trainer=(_union_for("trainer", registry), _default_field(registry, "trainer", "Trainer.")),
+        metrics=(list[_union_for("metric", registry)], _default_field(registry, "metric", "Metrics.", many=True)),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
         embedder=(_union_for("embedder", registry) | None, Field(None, description="Input embedder.")),  # type: ignore[maybe-unrecognized-str-typeform]
         scoring=(_union_for("scoring_backend", registry) | None, Field(None, description="Scoring backend.")),  # type: ignore[maybe-unrecognized-str-typeform]
     )
