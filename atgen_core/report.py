@@ -18,6 +18,12 @@ from atgen_core.analysis import (
 )
 
 __all__ = [
-    "BASELINE", "RunRecord", "aulc", "build_report", "collect_runs", "labels_to_reach", "sign_flip_pvalue",
+    "BASELINE",
+    "RunRecord",
+    "aulc",
+    "build_report",
+    "collect_runs",
+    "labels_to_reach",
+    "sign_flip_pvalue",
     "t_test_pvalue",
 ]

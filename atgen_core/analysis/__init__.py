@@ -14,6 +14,12 @@ from atgen_core.analysis.runs import RunRecord, collect_runs
 from atgen_core.analysis.savings import sign_flip_pvalue, t_test_pvalue
 
 __all__ = [
-    "BASELINE", "RunRecord", "aulc", "build_report", "collect_runs", "labels_to_reach", "sign_flip_pvalue",
+    "BASELINE",
+    "RunRecord",
+    "aulc",
+    "build_report",
+    "collect_runs",
+    "labels_to_reach",
+    "sign_flip_pvalue",
     "t_test_pvalue",
 ]

@@ -8,6 +8,7 @@ without it those columns are left empty and the report says so.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +45,14 @@ class PoolGeometry:
         if not texts or not sklearn_available():
             return None
         from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.feature_extraction.text import HashingVectorizer
 
         vectors = HashingVectorizer(n_features=2**12, alternate_sign=False, norm="l2").transform(list(texts))
         k = max(1, min(clusters, len(set(texts))))
-        assign = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(vectors)
+        with warnings.catch_warnings():  # fewer distinct vectors than clusters: fewer clusters, no noise
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            assign = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(vectors)
         centroid = np.asarray(vectors.mean(axis=0)).ravel()
         norm = float(np.linalg.norm(centroid)) or 1.0
         distance = 1.0 - np.asarray(vectors @ (centroid / norm)).ravel()
@@ -131,8 +135,14 @@ def picked_unlike_random(
 
     top = sorted(mine, key=score)[:count]
     return [
-        {"input": text, "picked_runs": mine[text], "runs": len(runs), "random_picked_runs": theirs.get(text, 0),
-         "random_runs": len(random_runs), "words": len(text.split()),
-         "centroid_distance": far.get(text) if sklearn_available() else None}
+        {
+            "input": text,
+            "picked_runs": mine[text],
+            "runs": len(runs),
+            "random_picked_runs": theirs.get(text, 0),
+            "random_runs": len(random_runs),
+            "words": len(text.split()),
+            "centroid_distance": far.get(text) if sklearn_available() else None,
+        }
         for text in top
     ]

@@ -37,7 +37,10 @@ def _metric_entry(curves: SeedCurves) -> dict[str, Any]:
     mean, sd = curves.mean.tolist(), curves.sd.tolist()
     per_seed = curves.aulc_per_seed()
     return {
-        "labels": curves.xs, "mean": mean, "sd": sd, "final": mean[-1] if mean else float("nan"),
+        "labels": curves.xs,
+        "mean": mean,
+        "sd": sd,
+        "final": mean[-1] if mean else float("nan"),
         "aulc": float(sum(per_seed.values()) / len(per_seed)) if per_seed else float("nan"),
         "aulc_per_seed": per_seed,
     }
@@ -54,26 +57,35 @@ def _strategy_entry(runs: Sequence[RunRecord], keys: Sequence[str], cache: Geome
     }
 
 
-def _comparisons(groups: dict[str, list[RunRecord]], keys: Sequence[str], seed: int) -> dict[str, dict[str, Comparison]]:
+def _comparisons(
+    groups: dict[str, list[RunRecord]], keys: Sequence[str], seed: int
+) -> dict[str, dict[str, Comparison]]:
     """comparisons[metric][strategy] against the baseline (empty without a baseline)."""
     if BASELINE not in groups:
         return {key: {} for key in keys}
     out: dict[str, dict[str, Comparison]] = {}
     for key in keys:
         ref = seed_curves(groups[BASELINE], key)
-        out[key] = {label: compare(seed_curves(runs, key), ref, seed=seed)
-                    for label, runs in groups.items() if label != BASELINE}
+        out[key] = {
+            label: compare(seed_curves(runs, key), ref, seed=seed)
+            for label, runs in groups.items()
+            if label != BASELINE
+        }
     return out
 
 
 def _notes(figures: bool) -> list[str]:
     notes = []
     if not sklearn_available():
-        notes.append("scikit-learn is not installed: the cluster TV distance and coverage columns are empty "
-                     "(pip install scikit-learn, or atgen-core[report]).")
+        notes.append(
+            "scikit-learn is not installed: the cluster TV distance and coverage columns are empty "
+            "(pip install scikit-learn, or atgen-core[report])."
+        )
     if importlib.util.find_spec("markdown") is None:
-        notes.append("the markdown package is not installed: only report.md is written, no report.html "
-                     "(pip install markdown, or atgen-core[report]).")
+        notes.append(
+            "the markdown package is not installed: only report.md is written, no report.html "
+            "(pip install markdown, or atgen-core[report])."
+        )
     if not figures:
         notes.append("matplotlib is not installed: no figures (pip install matplotlib, or atgen-core[report]).")
     return notes
@@ -91,8 +103,12 @@ def _select_runs(paths: Iterable[Path], include_unfinished: bool) -> tuple[list[
 
 
 def build_report(
-    paths: Iterable[Path], output: Path, *, metrics: Sequence[str] | None = None,
-    include_unfinished: bool = False, bootstrap_seed: int = 0,
+    paths: Iterable[Path],
+    output: Path,
+    *,
+    metrics: Sequence[str] | None = None,
+    include_unfinished: bool = False,
+    bootstrap_seed: int = 0,
 ) -> dict[str, Any]:
     """Write report.md, report.html (with ``markdown``), summary.json and the figures into ``output``.
 
@@ -117,19 +133,27 @@ def build_report(
         for label, cmp in per_label.items():
             entry = strategies[label]["metrics"][key]
             entry["vs_random"] = cmp.to_dict()
-            entry.update(aulc_diff_vs_random=cmp.aulc_diff, p_value_sign_flip=cmp.aulc_p_sign_flip,
-                         p_value_t_test=cmp.aulc_p_t_test)
+            entry.update(
+                aulc_diff_vs_random=cmp.aulc_diff,
+                p_value_sign_flip=cmp.aulc_p_sign_flip,
+                p_value_t_test=cmp.aulc_p_t_test,
+            )
     for label, group in groups.items():
         strategies[label]["picked_unlike_random"] = picked_unlike_random(group, groups.get(BASELINE, []), cache=cache)
     primary = primary_metric(keys, metrics)
     summary: dict[str, Any] = {
-        "runs": len(runs), "skipped": skipped, "included_unfinished": include_unfinished, "baseline": BASELINE,
-        "metrics": keys, "primary_metric": primary,
+        "runs": len(runs),
+        "skipped": skipped,
+        "included_unfinished": include_unfinished,
+        "baseline": BASELINE,
+        "metrics": keys,
+        "primary_metric": primary,
         "verdicts": {key: task_verdict(key, comparisons[key], BASELINE) for key in keys},
         "verdict_kinds": {label: strategy_verdict(label, cmp)[0] for label, cmp in comparisons[primary].items()},
         "sd": "sample standard deviation over seeds (ddof=1)",
         "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "level": 0.95, "seed": bootstrap_seed, "paired": True},
-        "strategies": strategies, "cost": cost_table(groups),
+        "strategies": strategies,
+        "cost": cost_table(groups),
     }
     summary["verdict"] = summary["verdicts"][primary]
     summary["figures"] = plot_curves(summary, keys, output)

@@ -12,8 +12,10 @@ from atgen_core.analysis.verdict import fmt_ci, fmt_num
 
 __all__ = ["render_markdown", "write_html"]
 
-HTML_STYLE = ("body{font-family:sans-serif;max-width:64em;margin:2em auto}table{border-collapse:collapse}"
-              "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}")
+HTML_STYLE = (
+    "body{font-family:sans-serif;max-width:64em;margin:2em auto}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:100%}"
+)
 
 DEFINITIONS = """## Definitions
 
@@ -73,8 +75,11 @@ def _reach_cell(b: Mapping[str, Any]) -> str:
 
 
 def _against_random(summary: Mapping[str, Any], key: str) -> list[str]:
-    lines = ["| strategy | labels | random | strategy − random [95% CI] | labels to reach random [CI] | "
-             "savings × [CI] | p (sign flip) | p (t-test) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| strategy | labels | random | strategy − random [95% CI] | labels to reach random [CI] | "
+        "savings × [CI] | p (sign flip) | p (t-test) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     aulc = ["| strategy | AULC | AULC − random [95% CI] | p (sign flip) | p (t-test) |", "|---|---|---|---|---|"]
     for label, entry in summary["strategies"].items():
         m = entry["metrics"].get(key)
@@ -85,13 +90,16 @@ def _against_random(summary: Mapping[str, Any], key: str) -> list[str]:
             lines.append(
                 f"| {label} | {b['labels']} | {fmt_num(b['random_mean'], 4)} | {b['diff']:+.4f} "
                 f"{fmt_ci(b['diff_ci'], 4)} | {_reach_cell(b)} | {_savings_cell(b)} | "
-                f"{fmt_num(b['p_sign_flip'], 3)} | {fmt_num(b['p_t_test'], 3)} |")
-        aulc.append(f"| {label} | {fmt_num(m['aulc'], 4)} | {fmt_num(cmp['aulc_diff'], 4)} "
-                    f"{fmt_ci(cmp['aulc_diff_ci'], 4)} | {fmt_num(cmp['aulc_p_sign_flip'], 3)} | "
-                    f"{fmt_num(cmp['aulc_p_t_test'], 3)} |")
+                f"{fmt_num(b['p_sign_flip'], 3)} | {fmt_num(b['p_t_test'], 3)} |"
+            )
+        aulc.append(
+            f"| {label} | {fmt_num(m['aulc'], 4)} | {fmt_num(cmp['aulc_diff'], 4)} "
+            f"{fmt_ci(cmp['aulc_diff_ci'], 4)} | {fmt_num(cmp['aulc_p_sign_flip'], 3)} | "
+            f"{fmt_num(cmp['aulc_p_t_test'], 3)} |"
+        )
     if len(lines) == 2:
         return ["No strategy to compare with random on this metric."]
-    return lines + [""] + aulc
+    return [*lines, "", *aulc]
 
 
 def _metric_section(summary: Mapping[str, Any], key: str) -> list[str]:
@@ -100,32 +108,42 @@ def _metric_section(summary: Mapping[str, Any], key: str) -> list[str]:
         lines += [f"![{key}]({curve_file(key)})", ""]
     lines += [f"Verdict: {summary['verdicts'][key]}", "", "### Score by label count (mean ± sd over seeds)", ""]
     lines += _score_table(summary, key)
-    lines += ["", "### Against random", ""] + _against_random(summary, key) + [""]
+    lines += ["", "### Against random", "", *_against_random(summary, key), ""]
     return lines
 
 
 def _cost_section(summary: Mapping[str, Any]) -> list[str]:
     cost = summary["cost"]
     steps = cost["steps"]
-    lines = ["## Cost per run (mean over seeds, shared work separate)", "",
-             "| strategy | labels | money | " + " | ".join(f"{s} s" for s in steps) + " | total s |",
-             "|---|---|---|" + "---|" * (len(steps) + 1)]
+    lines = [
+        "## Cost per run (mean over seeds, shared work separate)",
+        "",
+        "| strategy | labels | money | " + " | ".join(f"{s} s" for s in steps) + " | total s |",
+        "|---|---|---|" + "---|" * (len(steps) + 1),
+    ]
     for label, entry in cost["strategies"].items():
         cells = " | ".join(fmt_num(entry["step_seconds"].get(s), 1) for s in steps)
         total = sum(entry["step_seconds"].values())
-        lines.append(f"| {label} | {fmt_num(entry['labels'], 1)} | {fmt_num(entry['money'], 4)} | {cells} | "
-                     f"{total:.1f} |")
+        lines.append(
+            f"| {label} | {fmt_num(entry['labels'], 1)} | {fmt_num(entry['money'], 4)} | {cells} | {total:.1f} |"
+        )
     shared = cost["shared"]
     cells = " | ".join(fmt_num(shared["step_seconds"].get(s), 1) for s in steps)
     lines.append(f"| shared, once per seed | – | – | {cells} | {sum(shared['step_seconds'].values()):.1f} |")
-    lines += ["", f"Shared work ({', '.join(shared['what'])}) is done once per seed for the whole grid and "
-              "is not counted in any strategy's row.", ""]
+    lines += [
+        "",
+        f"Shared work ({', '.join(shared['what'])}) is done once per seed for the whole grid and "
+        "is not counted in any strategy's row.",
+        "",
+    ]
     return lines
 
 
 def _bias_row(label: str, b: Mapping[str, Any]) -> str:
-    return (f"| {label} | {fmt_num(b.get('pool_mean_words'), 1)} | {fmt_num(b.get('selected_mean_words'), 1)} | "
-            f"{fmt_num(b.get('cluster_tv_distance'), 3)} | {fmt_num(b.get('coverage'), 3)} |")
+    return (
+        f"| {label} | {fmt_num(b.get('pool_mean_words'), 1)} | {fmt_num(b.get('selected_mean_words'), 1)} | "
+        f"{fmt_num(b.get('cluster_tv_distance'), 3)} | {fmt_num(b.get('coverage'), 3)} |"
+    )
 
 
 _BIAS_HEAD = ["| strategy | pool words | picked words | cluster TV distance | coverage |", "|---|---|---|---|---|"]
@@ -136,7 +154,7 @@ def _bias_section(summary: Mapping[str, Any]) -> list[str]:
     lines += [_bias_row(label, e["bias"]) for label, e in summary["strategies"].items()]
     lines.append("")
     lines += [f"Note: {note}" for note in summary["notes"] if "scikit-learn" in note]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _clip(text: str, limit: int = 140) -> str:
@@ -155,12 +173,21 @@ def _why_section(summary: Mapping[str, Any]) -> list[str]:
     lines = [f"## Why did it not beat {base}? ({summary['primary_metric']})", ""]
     for label in losers:
         entry = summary["strategies"][label]
-        lines += [f"### {label} ({_KIND_WORDS[summary['verdict_kinds'][label]]})", "", *_BIAS_HEAD,
-                  _bias_row(label, entry["bias"]), _bias_row(base, summary["strategies"][base]["bias"]), "",
-                  f"Inputs it picked most unlike {base} (share of runs that picked them):", ""]
+        lines += [
+            f"### {label} ({_KIND_WORDS[summary['verdict_kinds'][label]]})",
+            "",
+            *_BIAS_HEAD,
+            _bias_row(label, entry["bias"]),
+            _bias_row(base, summary["strategies"][base]["bias"]),
+            "",
+            f"Inputs it picked most unlike {base} (share of runs that picked them):",
+            "",
+        ]
         for ex in entry["picked_unlike_random"]:
-            lines.append(f"- {ex['picked_runs']}/{ex['runs']} runs ({base}: {ex['random_picked_runs']}/"
-                         f"{ex['random_runs']}), {ex['words']} words: \"{_clip(ex['input'])}\"")
+            lines.append(
+                f"- {ex['picked_runs']}/{ex['runs']} runs ({base}: {ex['random_picked_runs']}/"
+                f'{ex["random_runs"]}), {ex["words"]} words: "{_clip(ex["input"])}"'
+            )
         lines.append("")
     return lines
 
@@ -169,18 +196,27 @@ def _skipped_section(summary: Mapping[str, Any]) -> list[str]:
     if not summary["skipped"]:
         return []
     kept = summary["included_unfinished"]
-    head = ("Unfinished runs included (--include-unfinished):" if kept
-            else "Unfinished runs left out (`--include-unfinished` keeps them):")
-    return [head, ""] + [f"- `{s['path']}` ({s['label']}, seed {s['seed']}): {s['reason']}"
-                         for s in summary["skipped"]] + [""]
+    head = (
+        "Unfinished runs included (--include-unfinished):"
+        if kept
+        else "Unfinished runs left out (`--include-unfinished` keeps them):"
+    )
+    return (
+        [head, ""]
+        + [f"- `{s['path']}` ({s['label']}, seed {s['seed']}): {s['reason']}" for s in summary["skipped"]]
+        + [""]
+    )
 
 
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """The whole report.md."""
     lines = [f"# atgen report ({summary['runs']} runs)", "", f"**Verdict**: {summary['verdict']}", ""]
     lines += _skipped_section(summary)
-    lines += ["Tables show mean ± sample sd over seeds (ddof=1); intervals are 95% paired bootstrap intervals "
-              "over seeds; see Definitions at the end.", ""]
+    lines += [
+        "Tables show mean ± sample sd over seeds (ddof=1); intervals are 95% paired bootstrap intervals "
+        "over seeds; see Definitions at the end.",
+        "",
+    ]
     lines += [f"Note: {note}" for note in summary["notes"] if "scikit-learn" not in note]
     for key in summary["metrics"]:
         lines += _metric_section(summary, key)
@@ -196,8 +232,10 @@ def write_html(markdown_text: str, output: Path) -> bool:
     except ImportError:
         return False
     body = markdown.markdown(markdown_text, extensions=["tables"])
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>atgen report</title>"
-            f"<style>{HTML_STYLE}</style></head><body>{body}</body></html>")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>atgen report</title>"
+        f"<style>{HTML_STYLE}</style></head><body>{body}</body></html>"
+    )
     (output / "report.html").write_text(page, encoding="utf-8")
     return True
 

@@ -84,8 +84,10 @@ def _run_dirs(paths: Iterable[Path]) -> list[Path]:
         elif path.is_dir():
             found.extend(sorted(p.parent for p in path.rglob(DB_NAME)))
         else:
-            raise AtgenError(f"{path} is neither a run directory nor a folder of runs; pass a run directory "
-                             "(holding atgen.sqlite) or a benchmark directory")
+            raise AtgenError(
+                f"{path} is neither a run directory nor a folder of runs; pass a run directory "
+                "(holding atgen.sqlite) or a benchmark directory"
+            )
     if not found:
         raise AtgenError("no run directories found (looked for atgen.sqlite files below the given paths)")
     return found
@@ -103,9 +105,14 @@ def _read_run(run_dir: Path) -> RunRecord:
             info = store.step_done(round_, step) or {}
             steps.append(StepCost(round_, step, float(secs), bool(info.get("imported", False))))
         return RunRecord(
-            path=run_dir, label=store.get_meta("benchmark_label") or name, seed=int(spec.get("seed", 0)),
-            curve=[(n, vals) for _r, n, vals in store.metrics()], labels=n_labels, money=money,
-            status=store.get_meta("status") or "", steps=steps,
+            path=run_dir,
+            label=store.get_meta("benchmark_label") or name,
+            seed=int(spec.get("seed", 0)),
+            curve=[(n, vals) for _r, n, vals in store.metrics()],
+            labels=n_labels,
+            money=money,
+            status=store.get_meta("status") or "",
+            steps=steps,
             pool={e.id: e.input for e in store.load_examples("pool")},
             picked=[(r, i) for r, i, s in store.selection_log() if s != INITIAL_STRATEGY],
         )

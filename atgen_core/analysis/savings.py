@@ -19,8 +19,14 @@ import numpy as np
 from atgen_core.analysis.curves import SeedCurves, first_reach, sample_sd
 
 __all__ = [
-    "ALPHA", "BOOTSTRAP_SAMPLES", "BudgetComparison", "Comparison", "compare", "percentile_ci",
-    "sign_flip_pvalue", "t_test_pvalue",
+    "ALPHA",
+    "BOOTSTRAP_SAMPLES",
+    "BudgetComparison",
+    "Comparison",
+    "compare",
+    "percentile_ci",
+    "sign_flip_pvalue",
+    "t_test_pvalue",
 ]
 
 BOOTSTRAP_SAMPLES = 2000
@@ -66,8 +72,8 @@ def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float
     if not len(arr):
         return math.nan, math.nan
     tail = (1.0 - level) / 2
-    lo = arr[int(math.floor(tail * (len(arr) - 1)))]
-    hi = arr[int(math.ceil((1.0 - tail) * (len(arr) - 1)))]
+    lo = arr[math.floor(tail * (len(arr) - 1))]
+    hi = arr[math.ceil((1.0 - tail) * (len(arr) - 1))]
     return float(lo), float(hi)
 
 
@@ -134,10 +140,17 @@ def compare(mine: SeedCurves, ref: SeedCurves, *, samples: int = BOOTSTRAP_SAMPL
         diff_ci = percentile_ci(boot_a[:, j] - boot_b[:, j])
         improved = bool(mean_b[j] - mean_b[0] > sd_b[j]) if len(seeds) > 1 else bool(mean_b[j] > mean_b[0])
         item = BudgetComparison(
-            labels=xs[j], seeds=len(seeds), random_mean=float(mean_b[j]), mean=float(mean_a[j]),
-            diff=float(diffs.mean()), diff_ci=diff_ci, diff_sd=float(sample_sd(diffs)),
-            beyond_noise=bool(diff_ci[0] > 0 or diff_ci[1] < 0), p_sign_flip=sign_flip_pvalue(diffs),
-            p_t_test=t_test_pvalue(diffs), random_improved=improved,
+            labels=xs[j],
+            seeds=len(seeds),
+            random_mean=float(mean_b[j]),
+            mean=float(mean_a[j]),
+            diff=float(diffs.mean()),
+            diff_ci=diff_ci,
+            diff_sd=float(sample_sd(diffs)),
+            beyond_noise=bool(diff_ci[0] > 0 or diff_ci[1] < 0),
+            p_sign_flip=sign_flip_pvalue(diffs.tolist()),
+            p_t_test=t_test_pvalue(diffs.tolist()),
+            random_improved=improved,
         )
         if improved:
             reach = float(first_reach(xs, mean_a[None, :], np.array([mean_b[j]]))[0])
@@ -151,7 +164,10 @@ def compare(mine: SeedCurves, ref: SeedCurves, *, samples: int = BOOTSTRAP_SAMPL
     aulc_diffs = np.array([aulc_a[s] - aulc_b[s] for s in seeds], dtype=float)
     boot_aulc = aulc_diffs[idx].mean(axis=1) if len(seeds) else np.zeros(0)
     return Comparison(
-        budgets=budgets, aulc_diff=float(aulc_diffs.mean()) if len(seeds) else math.nan,
-        aulc_diff_ci=percentile_ci(boot_aulc), aulc_p_sign_flip=sign_flip_pvalue(aulc_diffs),
-        aulc_p_t_test=t_test_pvalue(aulc_diffs), seeds=seeds,
+        budgets=budgets,
+        aulc_diff=float(aulc_diffs.mean()) if len(seeds) else math.nan,
+        aulc_diff_ci=percentile_ci(boot_aulc),
+        aulc_p_sign_flip=sign_flip_pvalue(aulc_diffs.tolist()),
+        aulc_p_t_test=t_test_pvalue(aulc_diffs.tolist()),
+        seeds=seeds,
     )

@@ -73,8 +73,10 @@ def strategy_verdict(label: str, comparison: Comparison) -> tuple[str, str]:
         reach = "never reaches it" if b.labels_to_reach is None else f"needs {b.labels_to_reach:.0f} labels for it"
         if not b.random_improved:
             reach = "random labels did not improve it"
-        return "behind", (f"{label} is {how}behind random at {b.labels} labels ({b.diff:+.3f} "
-                          f"{fmt_ci(b.diff_ci, 3)}; {reach}; {p_text(b)})")
+        return "behind", (
+            f"{label} is {how}behind random at {b.labels} labels ({b.diff:+.3f} "
+            f"{fmt_ci(b.diff_ci, 3)}; {reach}; {p_text(b)})"
+        )
     return "noise", label
 
 
