@@ -102,6 +102,38 @@ def _select_runs(paths: Iterable[Path], include_unfinished: bool) -> tuple[list[
     return kept, [asdict(s) for s in skipped]
 
 
+def _metric_choice(runs: Sequence[RunRecord], metrics: Sequence[str] | None) -> list[str]:
+    found = metric_keys(runs)
+    unknown = [k for k in metrics or () if k not in found]
+    if unknown:
+        raise AtgenError(f"metric {unknown[0]!r} is not in the runs; they report: {', '.join(found) or 'nothing'}")
+    keys = list(metrics) if metrics else found
+    if not keys:
+        raise AtgenError("the runs hold no evaluated metric yet; nothing to report")
+    return keys
+
+
+def _strategies(
+    groups: dict[str, list[RunRecord]], keys: Sequence[str], bootstrap_seed: int
+) -> tuple[dict[str, Any], dict[str, dict[str, Comparison]]]:
+    """Per-strategy summary entries (curves, bias, comparisons) and the comparison objects."""
+    cache = GeometryCache()
+    strategies = {label: _strategy_entry(group, keys, cache) for label, group in groups.items()}
+    comparisons = _comparisons(groups, keys, bootstrap_seed)
+    for key, per_label in comparisons.items():
+        for label, cmp in per_label.items():
+            entry = strategies[label]["metrics"][key]
+            entry["vs_random"] = cmp.to_dict()
+            entry.update(
+                aulc_diff_vs_random=cmp.aulc_diff,
+                p_value_sign_flip=cmp.aulc_p_sign_flip,
+                p_value_t_test=cmp.aulc_p_t_test,
+            )
+    for label, group in groups.items():
+        strategies[label]["picked_unlike_random"] = picked_unlike_random(group, groups.get(BASELINE, []), cache=cache)
+    return strategies, comparisons
+
+
 def build_report(
     paths: Iterable[Path],
     output: Path,
@@ -119,27 +151,8 @@ def build_report(
     groups: dict[str, list[RunRecord]] = {}
     for run in sorted(runs, key=lambda r: (r.label != BASELINE, r.label, r.seed)):
         groups.setdefault(run.label, []).append(run)
-    found = metric_keys(runs)
-    unknown = [k for k in metrics or () if k not in found]
-    if unknown:
-        raise AtgenError(f"metric {unknown[0]!r} is not in the runs; they report: {', '.join(found) or 'nothing'}")
-    keys = list(metrics) if metrics else found
-    if not keys:
-        raise AtgenError("the runs hold no evaluated metric yet; nothing to report")
-    cache = GeometryCache()
-    strategies = {label: _strategy_entry(group, keys, cache) for label, group in groups.items()}
-    comparisons = _comparisons(groups, keys, bootstrap_seed)
-    for key, per_label in comparisons.items():
-        for label, cmp in per_label.items():
-            entry = strategies[label]["metrics"][key]
-            entry["vs_random"] = cmp.to_dict()
-            entry.update(
-                aulc_diff_vs_random=cmp.aulc_diff,
-                p_value_sign_flip=cmp.aulc_p_sign_flip,
-                p_value_t_test=cmp.aulc_p_t_test,
-            )
-    for label, group in groups.items():
-        strategies[label]["picked_unlike_random"] = picked_unlike_random(group, groups.get(BASELINE, []), cache=cache)
+    keys = _metric_choice(runs, metrics)
+    strategies, comparisons = _strategies(groups, keys, bootstrap_seed)
     primary = primary_metric(keys, metrics)
     summary: dict[str, Any] = {
         "runs": len(runs),

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from atgen_core.analysis.figures import curve_file
-from atgen_core.analysis.verdict import fmt_ci, fmt_num
+from atgen_core.analysis.verdict import fmt_ci, fmt_num, fmt_p
 
 __all__ = ["render_markdown", "write_html"]
 
@@ -59,11 +59,13 @@ def _score_table(summary: Mapping[str, Any], key: str) -> list[str]:
 
 def _savings_cell(b: Mapping[str, Any]) -> str:
     if b["diff"] == 0 and tuple(b["diff_ci"]) == (0.0, 0.0):
-        return "identical (shared runs)"
+        return "identical on every seed"
     if not b["random_improved"]:
         return "undefined (random did not improve)"
     if not b["beyond_noise"]:
         return "within noise"
+    if b["savings"] is None:
+        return "not reached" if b["savings_ci"][1] == 0 else f"not reached {fmt_ci(b['savings_ci'])}"
     return f"{fmt_num(b['savings'])} {fmt_ci(b['savings_ci'])}"
 
 
@@ -90,12 +92,12 @@ def _against_random(summary: Mapping[str, Any], key: str) -> list[str]:
             lines.append(
                 f"| {label} | {b['labels']} | {fmt_num(b['random_mean'], 4)} | {b['diff']:+.4f} "
                 f"{fmt_ci(b['diff_ci'], 4)} | {_reach_cell(b)} | {_savings_cell(b)} | "
-                f"{fmt_num(b['p_sign_flip'], 3)} | {fmt_num(b['p_t_test'], 3)} |"
+                f"{fmt_p(b['p_sign_flip'])} | {fmt_p(b['p_t_test'])} |"
             )
         aulc.append(
             f"| {label} | {fmt_num(m['aulc'], 4)} | {fmt_num(cmp['aulc_diff'], 4)} "
-            f"{fmt_ci(cmp['aulc_diff_ci'], 4)} | {fmt_num(cmp['aulc_p_sign_flip'], 3)} | "
-            f"{fmt_num(cmp['aulc_p_t_test'], 3)} |"
+            f"{fmt_ci(cmp['aulc_diff_ci'], 4)} | {fmt_p(cmp['aulc_p_sign_flip'])} | "
+            f"{fmt_p(cmp['aulc_p_t_test'])} |"
         )
     if len(lines) == 2:
         return ["No strategy to compare with random on this metric."]

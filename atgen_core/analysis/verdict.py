@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from atgen_core.analysis.savings import ALPHA, BudgetComparison, Comparison
 
-__all__ = ["fmt_ci", "fmt_num", "p_text", "strategy_verdict", "task_verdict"]
+__all__ = ["fmt_ci", "fmt_num", "fmt_p", "p_text", "strategy_verdict", "task_verdict"]
 
 
 def fmt_num(value: float | None, digits: int = 2) -> str:
@@ -38,11 +38,19 @@ def fmt_ci(ci: tuple[float, float] | None, digits: int = 2, *, open_high: str = 
     return f"[{lo}, {hi}]"
 
 
+def fmt_p(value: float | None) -> str:
+    """A p-value with three decimals, ``< 0.001`` below that, ``–`` when not computed."""
+    if value is None or math.isnan(value):
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def p_text(b: BudgetComparison) -> str:
-    """``p = 0.031 (paired t-test; sign flip 0.062), 5 seeds``."""
+    """``p = 0.031 paired t-test, 0.062 sign flip; 5 seeds``."""
+    tests = f"{fmt_p(b.p_sign_flip)} sign flip"
     if b.p_t_test is not None:
-        return f"p = {b.p_t_test:.3f} paired t-test, {b.p_sign_flip:.3f} sign flip; {b.seeds} seeds"
-    return f"p = {b.p_sign_flip:.3f} sign flip; {b.seeds} seeds"
+        tests = f"{fmt_p(b.p_t_test)} paired t-test, {tests}"
+    return ("p " if tests.startswith("<") else "p = ") + f"{tests}; {b.seeds} seeds"
 
 
 def _pick(budgets: list[BudgetComparison]) -> BudgetComparison:
@@ -70,7 +78,11 @@ def strategy_verdict(label: str, comparison: Comparison) -> tuple[str, str]:
     if behind:
         b = _pick(behind)
         how = "significantly " if b.p_value < ALPHA else ""
-        reach = "never reaches it" if b.labels_to_reach is None else f"needs {b.labels_to_reach:.0f} labels for it"
+        reach = (
+            "never reaches random's score there"
+            if b.labels_to_reach is None
+            else f"needs {b.labels_to_reach:.0f} labels to match it"
+        )
         if not b.random_improved:
             reach = "random labels did not improve it"
         return "behind", (
