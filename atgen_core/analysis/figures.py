@@ -34,9 +34,9 @@ def plot_curves(summary: Mapping[str, Any], keys: Sequence[str], output: Path) -
             if not curve or not curve["labels"]:
                 continue
             xs, mean, sd = np.array(curve["labels"]), np.array(curve["mean"]), np.array(curve["sd"])
-            style: dict[str, Any] = {"linestyle": "--", "color": "black"} if label == baseline else {}
+            style: dict[str, Any] = {"linestyle": "--", "color": "black", "zorder": 3} if label == baseline else {}
             ax.plot(xs, mean, marker="o", label=f"{label} (n={len(entry['seeds'])})", **style)
-            ax.fill_between(xs, mean - sd, mean + sd, alpha=0.15, color=style.get("color"))
+            ax.fill_between(xs, mean - sd, mean + sd, alpha=0.15, color=style.get("color"), linewidth=0)
         ax.set_xlabel("labelled examples")
         ax.set_ylabel(key)
         ax.set_title(f"{key}: mean over seeds, band ±1 sample sd (ddof=1)", fontsize=9)
