@@ -17,7 +17,7 @@ from atgen_core.analysis.curves import SeedCurves
 from atgen_core.analysis.savings import compare, sign_flip_pvalue
 from atgen_core.report import build_report
 from atgen_core.store import RunStore
-from atgen_core.types import Example
+from atgen_core.types import AnnotationResult, Example
 
 XS = [0, 16, 32, 64]
 FINISHED = "finished: iterations done"
@@ -34,11 +34,13 @@ def make_run(
     pool: Sequence[str] = (),
     picks: dict[int, list[int]] | None = None,
     steps: Sequence[tuple[Any, ...]] = (),
+    attempts: Sequence[tuple[int, int, float]] = (),
 ) -> Path:
     """A run store as the loop leaves it: spec, status, pool, selections, metrics and step timings.
 
     ``picks`` maps a round to pool positions; round 0 is recorded as the shared ``random-initial`` batch.
-    ``steps`` holds (round, step, seconds) or (round, step, seconds, imported).
+    ``steps`` holds (round, step, seconds) or (round, step, seconds, info); ``attempts`` holds
+    (round, pool position, cost) of annotations.
     """
     run_dir = root / label / f"seed-{seed}"
     store = RunStore(run_dir)
@@ -52,8 +54,10 @@ def make_run(
             store.save_selection(round_, [f"p{i}" for i in positions], "random-initial" if round_ == 0 else label)
         for round_, (n, value) in enumerate(zip(xs, values), start=-1):
             store.save_evaluation(round_, {"score": float(value)}, n, [])
-        for round_, step, seconds, *imported in steps:
-            store.mark_step(round_, step, seconds, {"imported": True} if imported and imported[0] else {})
+        for round_, step, seconds, *info in steps:
+            store.mark_step(round_, step, seconds, info[0] if info else {})
+        for round_, position, cost in attempts:
+            store.record_result(round_, AnnotationResult(id=f"p{position}", status="ok", text="x", cost=cost), "o")
     finally:
         store.close()
     return run_dir
@@ -258,21 +262,83 @@ def test_untrained_evaluation_is_counted_as_shared_cost(tmp_path: Path) -> None:
             seed,
             RANDOM,
             steps=[(-1, "evaluate", 10.0 * seed), (0, "train", 5.0), (0, "evaluate", 2.0), (1, "select", 0.5)],
+            attempts=[(0, 0, 0.5), (1, 1, 0.25)],
         )
         make_run(
             tmp_path,
             "smart",
             seed,
             FAST,
-            steps=[(-1, "evaluate", 0.0, True), (0, "train", 6.0), (0, "evaluate", 2.0), (1, "select", 3.0)],
+            steps=[
+                (-1, "evaluate", 0.0, {"imported": True}),
+                (0, "train", 6.0),
+                (0, "evaluate", 2.0),
+                (1, "select", 3.0),
+            ],
+            attempts=[(0, 0, 0.5), (1, 2, 1.0)],
         )
     cost = build_report([tmp_path], tmp_path / "report")["cost"]
     assert cost["shared"]["step_seconds"]["evaluate"] == pytest.approx(15.0)  # mean of 10 and 20, once per seed
-    assert cost["shared"]["what"] == ["untrained evaluation"]
+    assert cost["shared"]["what"] == ["untrained evaluation"] and cost["shared"]["money"] == 0.0
+    # Round 0 was computed by each cell here (nothing imported in it): it stays in each strategy's cost.
     assert cost["strategies"]["random"]["step_seconds"] == pytest.approx({"evaluate": 2.0, "select": 0.5, "train": 5.0})
     assert cost["strategies"]["smart"]["step_seconds"] == pytest.approx({"evaluate": 2.0, "select": 3.0, "train": 6.0})
+    assert cost["strategies"]["random"]["money"] == pytest.approx(0.75)
+    assert cost["strategies"]["smart"]["money"] == pytest.approx(1.5)
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "| shared, once per seed | – | – | 15.0 | 0.0 | 0.0 | 15.0 |" in report
+    assert "| shared, once per seed | – | 0.0000 | 15.0 | 0.0 | 0.0 | 15.0 |" in report
+
+
+def test_round_zero_imported_by_the_benchmark_is_shared_cost(tmp_path: Path) -> None:
+    # The benchmark computes round 0 once per seed (here in random's cell) and imports it elsewhere.
+    imported = {"imported_from": "shared/seed-1"}
+    for seed in (1, 2):
+        make_run(
+            tmp_path,
+            "random",
+            seed,
+            RANDOM,
+            steps=[
+                (-1, "evaluate", 10.0),
+                (0, "select", 0.1),
+                (0, "annotate", 1.0),
+                (0, "train", 5.0),
+                (0, "evaluate", 2.0),
+                (1, "select", 0.5),
+                (1, "train", 7.0),
+            ],
+            attempts=[(0, 0, 0.5), (0, 1, 0.5), (1, 2, 0.25)],
+        )
+        make_run(
+            tmp_path,
+            "smart",
+            seed,
+            FAST,
+            steps=[
+                (-1, "evaluate", 0.0, {"imported": True}),
+                (0, "select", 0.0, imported),
+                (0, "annotate", 0.0),
+                (0, "train", 0.0, imported),
+                (0, "evaluate", 0.0, {"imported": True}),
+                (1, "select", 3.0),
+                (1, "train", 6.0),
+            ],
+            attempts=[(0, 0, 0.0), (0, 1, 0.0), (1, 3, 1.0)],
+        )
+    cost = build_report([tmp_path], tmp_path / "report")["cost"]
+    assert cost["shared"]["what"] == ["untrained evaluation", "round 0"]
+    assert cost["shared"]["step_seconds"] == pytest.approx(
+        {"annotate": 1.0, "evaluate": 12.0, "select": 0.1, "train": 5.0}
+    )
+    assert cost["shared"]["money"] == pytest.approx(1.0)
+    assert cost["strategies"]["random"]["step_seconds"] == pytest.approx(
+        {"annotate": 0.0, "evaluate": 0.0, "select": 0.5, "train": 7.0}
+    )
+    assert cost["strategies"]["smart"]["step_seconds"] == pytest.approx(
+        {"annotate": 0.0, "evaluate": 0.0, "select": 3.0, "train": 6.0}
+    )
+    assert cost["strategies"]["random"]["money"] == pytest.approx(0.25)
+    assert cost["strategies"]["smart"]["money"] == pytest.approx(1.0)
 
 
 def test_html_through_markdown_or_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,9 @@
 """Cost per strategy, with the work shared across the cells of a seed counted once, separately.
 
 Shared work: the untrained model's evaluation (computed by one cell of each seed, imported by the
-others), and any other step a benchmark imported from another cell (recorded with ``imported``). Its
-seconds are paid once per seed, so they are shown on their own row, not as one strategy's cost.
+others), and every round in which a benchmark imported a step from another cell (round 0 of a warm
+start: the seeded first batch, its annotation, training and evaluation). Its seconds and money are paid
+once per seed by whichever cell computed it, so they are shown on their own row, not in one strategy's.
 """
 
 from __future__ import annotations
@@ -20,17 +21,26 @@ UNTRAINED_ROUND = -1
 """Round number of the untrained model's evaluation (``atgen_core.loop.BASE_ROUND``)."""
 
 
-def _shared_steps(runs: Sequence[RunRecord]) -> set[tuple[int, str]]:
-    shared = {(UNTRAINED_ROUND, "evaluate")}
-    shared |= {(c.round, c.step) for run in runs for c in run.steps if c.imported}
-    return shared
+def _shared_rounds(runs: Sequence[RunRecord]) -> set[int]:
+    """The untrained evaluation, and every round in which some cell of the seed imported a step."""
+    return {UNTRAINED_ROUND} | {c.round for run in runs for c in run.steps if c.imported}
 
 
-def _describe(pairs: set[tuple[int, str]]) -> list[str]:
-    out = []
-    for round_, step in sorted(pairs):
-        out.append("untrained evaluation" if round_ == UNTRAINED_ROUND else f"round {round_} {step}")
-    return out
+def _own_cost(run: RunRecord, shared: set[int], steps: Sequence[str]) -> tuple[dict[str, float], float]:
+    seconds = dict.fromkeys(steps, 0.0)
+    for c in run.steps:
+        if c.round not in shared:
+            seconds[c.step] += c.seconds
+    return seconds, sum(m for r, m in run.money_by_round.items() if r not in shared)
+
+
+def _shared_cost(runs: Sequence[RunRecord], shared: set[int]) -> tuple[dict[str, float], float]:
+    seconds: dict[str, float] = {}
+    for run in runs:
+        for c in run.steps:
+            if c.round in shared:
+                seconds[c.step] = seconds.get(c.step, 0.0) + c.seconds
+    return seconds, sum(m for run in runs for r, m in run.money_by_round.items() if r in shared)
 
 
 def cost_table(groups: Mapping[str, Sequence[RunRecord]]) -> dict[str, Any]:
@@ -39,36 +49,25 @@ def cost_table(groups: Mapping[str, Sequence[RunRecord]]) -> dict[str, Any]:
     for runs in groups.values():
         for run in runs:
             by_seed.setdefault(run.seed, []).append(run)
-    shared_by_seed = {seed: _shared_steps(runs) for seed, runs in by_seed.items()}
-    shared_seconds: dict[int, dict[str, float]] = {}
-    for seed, runs in by_seed.items():
-        totals = shared_seconds.setdefault(seed, {})
-        for run in runs:
-            for c in run.steps:
-                if (c.round, c.step) in shared_by_seed[seed]:
-                    totals[c.step] = totals.get(c.step, 0.0) + c.seconds
+    shared = {seed: _shared_rounds(runs) for seed, runs in by_seed.items()}
     steps = sorted({c.step for runs in groups.values() for run in runs for c in run.steps})
     strategies: dict[str, Any] = {}
     for label, runs in groups.items():
-        own = []
-        for run in runs:
-            seconds = dict.fromkeys(steps, 0.0)
-            for c in run.steps:
-                if (c.round, c.step) not in shared_by_seed[run.seed]:
-                    seconds[c.step] += c.seconds
-            own.append(seconds)
+        own = [_own_cost(run, shared[run.seed], steps) for run in runs]
         strategies[label] = {
             "labels": float(np.mean([r.labels for r in runs])),
-            "money": float(np.mean([r.money for r in runs])),
-            "step_seconds": {s: float(np.mean([o[s] for o in own])) for s in steps},
+            "money": float(np.mean([money for _s, money in own])),
+            "step_seconds": {s: float(np.mean([seconds[s] for seconds, _m in own])) for s in steps},
         }
-    shared_steps = set().union(*shared_by_seed.values()) if shared_by_seed else set()
+    per_seed = [_shared_cost(runs, shared[seed]) for seed, runs in by_seed.items()]
+    rounds = sorted(set().union(*shared.values())) if shared else []
     return {
         "steps": steps,
         "strategies": strategies,
         "shared": {
-            "what": _describe(shared_steps),
-            "step_seconds": {s: float(np.mean([shared_seconds[seed].get(s, 0.0) for seed in by_seed])) for s in steps},
+            "what": ["untrained evaluation" if r == UNTRAINED_ROUND else f"round {r}" for r in rounds],
+            "step_seconds": {s: float(np.mean([secs.get(s, 0.0) for secs, _m in per_seed])) for s in steps},
+            "money": float(np.mean([money for _s, money in per_seed])) if per_seed else 0.0,
             "seeds": len(by_seed),
         },
     }

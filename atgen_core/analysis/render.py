@@ -118,7 +118,7 @@ def _cost_section(summary: Mapping[str, Any]) -> list[str]:
     cost = summary["cost"]
     steps = cost["steps"]
     lines = [
-        "## Cost per run (mean over seeds, shared work separate)",
+        "## Cost per run (mean over seeds; work shared by the cells of a seed on its own row)",
         "",
         "| strategy | labels | money | " + " | ".join(f"{s} s" for s in steps) + " | total s |",
         "|---|---|---|" + "---|" * (len(steps) + 1),
@@ -131,7 +131,10 @@ def _cost_section(summary: Mapping[str, Any]) -> list[str]:
         )
     shared = cost["shared"]
     cells = " | ".join(fmt_num(shared["step_seconds"].get(s), 1) for s in steps)
-    lines.append(f"| shared, once per seed | – | – | {cells} | {sum(shared['step_seconds'].values()):.1f} |")
+    lines.append(
+        f"| shared, once per seed | – | {fmt_num(shared['money'], 4)} | {cells} | "
+        f"{sum(shared['step_seconds'].values()):.1f} |"
+    )
     lines += [
         "",
         f"Shared work ({', '.join(shared['what'])}) is done once per seed for the whole grid and "

@@ -21,7 +21,8 @@ INITIAL_STRATEGY = "random-initial"
 
 @dataclass(frozen=True)
 class StepCost:
-    """Seconds one step of one round took; ``imported`` when it was copied from another run of the grid."""
+    """Seconds one step of one round took; ``imported`` when it was copied from another cell of the grid
+    (the step's info holds ``imported`` or ``imported_from``)."""
 
     round: int
     step: str
@@ -45,6 +46,8 @@ class RunRecord:
     """Pool inputs by example id."""
     picked: list[tuple[int, str]] = field(default_factory=list)
     """(round, example id) the strategy itself picked: the shared seeded first batch is left out."""
+    money_by_round: dict[int, float] = field(default_factory=dict)
+    """Money of every annotation attempt, per round (imported attempts cost 0 here)."""
 
     @property
     def finished(self) -> bool:
@@ -103,7 +106,11 @@ def _read_run(run_dir: Path) -> RunRecord:
         steps = []
         for round_, step, secs in store.timings():
             info = store.step_done(round_, step) or {}
-            steps.append(StepCost(round_, step, float(secs), bool(info.get("imported", False))))
+            imported = bool(info.get("imported", False)) or "imported_from" in info
+            steps.append(StepCost(round_, step, float(secs), imported))
+        money_by_round: dict[int, float] = {}
+        for attempt in store.attempts():
+            money_by_round[attempt["round"]] = money_by_round.get(attempt["round"], 0.0) + float(attempt["cost"])
         return RunRecord(
             path=run_dir,
             label=store.get_meta("benchmark_label") or name,
@@ -115,6 +122,7 @@ def _read_run(run_dir: Path) -> RunRecord:
             steps=steps,
             pool={e.id: e.input for e in store.load_examples("pool")},
             picked=[(r, i) for r, i, s in store.selection_log() if s != INITIAL_STRATEGY],
+            money_by_round=money_by_round,
         )
     finally:
         store.close()
