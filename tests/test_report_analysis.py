@@ -174,6 +174,13 @@ def test_consistent_gap_over_six_seeds_is_significant(tmp_path: Path) -> None:
     assert aulc["p_value_sign_flip"] == pytest.approx(2 / 64) and aulc["aulc_diff_vs_random"] > 0
 
 
+def test_one_seed_is_never_beyond_noise() -> None:
+    random = SeedCurves([1], XS, np.array([RANDOM]))
+    fast = SeedCurves([1], XS, np.array([FAST]))
+    for b in compare(fast, random).budgets:
+        assert b.diff > 0 and b.diff_ci == (b.diff, b.diff) and b.beyond_noise is False
+
+
 def test_savings_are_undefined_when_random_does_not_improve() -> None:
     flat = SeedCurves([1, 2], [0, 8, 16], np.array([[0.30, 0.28, 0.27], [0.30, 0.29, 0.28]]))
     smart = SeedCurves([1, 2], [0, 8, 16], np.array([[0.30, 0.31, 0.33], [0.30, 0.32, 0.34]]))

@@ -29,8 +29,9 @@ DEFINITIONS = """## Definitions
   within the evaluated range). **Savings ×** = budget / labels to reach (2.0 = random's score with half
   the labels).
 - **Within noise**: the 95% interval of the mean paired score difference (strategy − random, same seed)
-  at that budget contains 0; savings are then not printed. Savings are undefined when random's mean
-  at that budget is not above its first point by more than its sd (random labels did not help).
+  at that budget contains 0 (or there is one seed only: no noise estimate); savings are then not
+  printed. Savings are undefined when random's mean at that budget is not above its first point by more
+  than its sd (random labels did not help). Comparisons use the seeds both strategies have.
 - **p**: paired tests over seeds of the score difference at a budget or of the AULC difference: the exact
   two-sided sign-flip permutation test (its smallest possible value is 2 / 2^seeds: 0.25 for 3 seeds,
   0.0625 for 5) and the paired t-test (needs scipy). The verdict uses the t-test when available, else
