@@ -65,7 +65,6 @@ from atgen_core.types import (
     Signals,
     TrainExample,
 )
-from atgen_core.verdict import load_reference, verdict
 
 if TYPE_CHECKING:
     from atgen_core.registry import Registry
@@ -410,7 +409,9 @@ class Experiment:
         return summary
 
     def _verdict(self, rounds: list[dict[str, Any]]) -> str:
-        """How this run's strategy compares with random, from the spec's reference file (atgen_core.verdict)."""
+        """How this run's strategy compares with random, from the spec's reference file (analysis.reference)."""
+        from atgen_core.analysis.reference import load_reference, verdict
+
         reference, source = None, ""
         if self.spec.reference:
             path = Path(self.spec.reference).expanduser()
