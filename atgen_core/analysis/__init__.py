@@ -3,7 +3,8 @@
 Modules: ``runs`` (reading run stores, leaving out unfinished runs), ``curves`` (per-seed curves,
 AULC, labels-to-reach), ``savings`` (paired bootstrap intervals and tests against random),
 ``verdict`` (the generated one-sentence verdict), ``cost``, ``bias`` (selection bias, the shared
-first batch left out), ``reference`` (reference files and the end-of-run verdict of one run), ``figures``, ``render`` (report.md / report.html) and ``build`` (``build_report``).
+first batch left out), ``reference`` (reference files and the end-of-run verdict of one run),
+``figures``, ``render`` (report.md / report.html) and ``build`` (``build_report``).
 Optional libraries only: matplotlib (figures), scipy (t-test), scikit-learn (clusters, coverage),
 markdown (report.html).
 """
