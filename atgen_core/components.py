@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
-    Example,
     Generation,
     GenerationSettings,
     KeyValueCache,
@@ -148,10 +147,6 @@ class Component(ABC):
         """The first line of the class docstring (shown by ``atgen list-plugins``)."""
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0].strip() if doc else ""
-
-    @classmethod
-    def qualified_name(cls) -> str:
-        return f"{cls.__module__}:{cls.__qualname__}"
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (models, servers, connections). Called once at the end of a run."""
@@ -315,7 +310,12 @@ class Trainer(Component):
 
 @dataclass(frozen=True)
 class MetricContext:
-    """Predictions to score, with all references per example and the source inputs, in one order."""
+    """Predictions to score, with all references per example and the source inputs, in one order.
+
+    ``cache`` is the metric's persistent key-value store in the run store (namespace
+    ``metric:<name>``), for metrics that pay per call (e.g. an LLM judge): a resumed run or a later
+    evaluation of the same predictions reuses it. Outside a run it caches nothing.
+    """
 
     ids: Sequence[str]
     predictions: Sequence[str]
@@ -323,6 +323,7 @@ class MetricContext:
     sources: Sequence[str]
     run_dir: Path | None = None
     progress: ProgressFn = no_progress
+    cache: KeyValueCache = field(default_factory=_NullCache)
 
     def example_id(self, index: int) -> str:
         """The id of example ``index`` (``#index`` when ids are missing), for error messages."""
@@ -498,6 +499,3 @@ KINDS: dict[str, type[Component]] = {
     "scoring_backend": ScoringBackend,
 }
 """Component kind -> base class."""
-
-# Re-exported for convenience of plugin authors.
-_REEXPORTS = (Example, AnnotationItem, AnnotationResult, MetricKey, MetricResult, TrainExample, TrainResult)

@@ -221,19 +221,6 @@ class Requirements:
     labelled: bool = False
     model: bool = False
 
-    def merge(self, other: Requirements) -> Requirements:
-        """The union of two requirement sets (the larger sampling request wins)."""
-        samples = self.samples
-        if other.samples is not None and (samples is None or other.samples.n > samples.n):
-            samples = other.samples
-        return Requirements(
-            generations=self.generations or other.generations,
-            samples=samples,
-            embeddings=self.embeddings or other.embeddings,
-            labelled=self.labelled or other.labelled,
-            model=self.model or other.model,
-        )
-
 
 class Embeddings:
     """A matrix of row vectors addressed by id (rows are float32, not necessarily normalised)."""

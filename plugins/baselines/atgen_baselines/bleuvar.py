@@ -20,9 +20,9 @@ import numpy as np
 from pydantic import Field
 
 from atgen_baselines.pairwise_bleu import SmoothMethod, make_tokenizer, pairwise_bleu_many
-from atgen_baselines.ranking import check_k, top_k_ids, unique_pool_ids
 from atgen_baselines.signals import sampled_generations
 from atgen_core import PluginConfig, Requirements, SamplingRequest, SelectionContext, Strategy
+from atgen_core.ranking import check_k, top_k_ids, unique_pool_ids
 
 __all__ = ["BLEUVarConfig", "BLEUVarStrategy", "SmoothMethod", "bleuvar", "bleuvar_many"]
 

@@ -8,9 +8,9 @@ import numpy as np
 from pydantic import Field
 
 from atgen_baselines.delfy import delfy_scores
-from atgen_baselines.ranking import check_k, min_ranks, report_nan, top_k_ids, unique_pool_ids
 from atgen_baselines.signals import greedy_generations
 from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core.ranking import check_k, min_ranks, report_nan, top_k_ids, unique_pool_ids
 
 __all__ = ["TEDelfyConfig", "TEDelfyStrategy", "rank_sum"]
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import Field
 
-from atgen_baselines.ranking import check_k, top_k_ids, unique_pool_ids
 from atgen_baselines.signals import greedy_generations
 from atgen_core import Generation, PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core.ranking import check_k, top_k_ids, unique_pool_ids
 
 __all__ = ["EntropyConfig", "EntropyStrategy", "NSPConfig", "NSPStrategy", "sequence_uncertainty"]
 

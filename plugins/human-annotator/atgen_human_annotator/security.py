@@ -12,14 +12,14 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import ipaddress
 import os
 import secrets
-import tempfile
 from pathlib import Path
+
+from atgen_core.atomic import atomic_write
 
 __all__ = ["TOKEN_FILE", "Guard", "allowed_hosts", "is_loopback", "load_or_create_token"]
 
@@ -48,16 +48,7 @@ def load_or_create_token(run_dir: Path) -> str:
 
 def _replace_token(path: Path) -> str:
     token = secrets.token_urlsafe(32)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".annotate-token.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(token + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, token + "\n", permissions=0o600)
     return token
 
 

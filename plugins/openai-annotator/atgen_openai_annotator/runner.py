@@ -76,10 +76,7 @@ class RequestRunner:
 
     def token_bounds(self, request: ChatRequest) -> tuple[int, int]:
         """Upper bounds of (prompt tokens, completion tokens) for one request."""
-        return (
-            request.prompt_token_bound(self.cfg.bytes_per_token_bound),
-            request.completion_token_bound(self.cfg.max_tokens),
-        )
+        return request.prompt_token_bound(self.cfg.bytes_per_token_bound), self.cfg.max_tokens * request.n
 
     def price(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.cfg.input_price_per_1m + completion_tokens * self.cfg.output_price_per_1m) / 1e6
@@ -93,9 +90,8 @@ class RequestRunner:
         if outcome.cached:
             return 0.0, False
         bound_in, bound_out = self.token_bounds(outcome.request)
-        uncertain = outcome.unparsed_ok + sum(1 for e in outcome.history if e.startswith("timeout"))
-        cost = uncertain * self.price(bound_in, bound_out)
-        estimated = uncertain > 0
+        cost = outcome.uncertain * self.price(bound_in, bound_out)
+        estimated = outcome.uncertain > 0
         resp = outcome.response
         if resp is not None:
             tin, tout = resp.prompt_tokens, resp.completion_tokens

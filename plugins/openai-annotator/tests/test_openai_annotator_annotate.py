@@ -11,11 +11,11 @@ import pytest
 from atgen_openai_annotator.annotator import OpenAIAnnotator
 from atgen_openai_annotator.client import MissingAPIKeyError
 from atgen_openai_annotator.stub_server import OpenAIStub, StubReply
-from atgen_openai_annotator.templates import TemplateError
 from atgen_openai_annotator.testing import STUB_API_KEY
 from pydantic import ValidationError
 
 from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Budget, Example, LabelledView
+from atgen_core.templates import TemplateError
 
 Build = Callable[..., OpenAIAnnotator]
 Items = Callable[..., list[AnnotationItem]]
@@ -52,7 +52,7 @@ def test_template_fields_and_literal_braces(openai_stub: OpenAIStub, make_annota
         fields={"topic": "sets {a, b}", "target": "GOLD"},
     )
     ann = make_annotator(
-        prompt_template="In: {input} | topic={topic} | {{literal}} | { spaced } | id={id}",
+        prompt_template="In: {input} | topic={topic} | {{literal}} | {{ spaced }} | id={id}",
         system_prompt="Be brief {not a field}.",
     )
     res = run(ann, [AnnotationItem(ex)])["e1"]
@@ -70,6 +70,8 @@ def test_unknown_template_field_fails_before_any_request(openai_stub: OpenAIStub
     with pytest.raises(TemplateError, match=r"\{question\}.*available: draft, id, input, prompt"):
         list(ann.annotate([AnnotationItem(Example("a", "x", "y"))], AnnotationContext()))
     assert openai_stub.count() == 0
+    with pytest.raises(ValidationError, match="prompt_template: unmatched '\\{'"):
+        make_annotator(prompt_template="Reply as {input} {json")  # a lone brace is caught with the config
 
 
 def test_few_shot_is_deterministic_and_capped(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
