@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
+
 if TYPE_CHECKING:
     import httpx2
 
@@ -101,33 +103,26 @@ class ChatRequest:
         return total
 
 
-@dataclass(frozen=True)
-class ChatResponse:
+class ChatResponse(BaseModel):
     """The parts of a successful response that are kept (and cached, as JSON)."""
+
+    model_config = ConfigDict(frozen=True)
 
     texts: tuple[str, ...]
     finish_reasons: tuple[str | None, ...] = ()
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
+    prompt_tokens: NonNegativeInt | None = None
+    completion_tokens: NonNegativeInt | None = None
     model: str | None = None
 
     def to_json(self) -> str:
-        data = {**self.__dict__, "texts": list(self.texts), "finish_reasons": list(self.finish_reasons)}
-        return json.dumps(data, ensure_ascii=False)
+        return self.model_dump_json()
 
     @classmethod
     def from_json(cls, text: str) -> ChatResponse | None:
         """Parse a cached entry (``None`` when it is not one of ours)."""
         try:
-            data = json.loads(text)
-            return cls(
-                texts=tuple(str(t) for t in data["texts"]),
-                finish_reasons=tuple(data.get("finish_reasons") or ()),
-                prompt_tokens=_opt_int(data.get("prompt_tokens")),
-                completion_tokens=_opt_int(data.get("completion_tokens")),
-                model=data.get("model"),
-            )
-        except (ValueError, KeyError, TypeError):
+            return cls.model_validate_json(text)
+        except ValidationError:
             return None
 
     @classmethod
