@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -286,16 +287,33 @@ def test_closing_early_keeps_paid_responses_in_the_cache(
 
 
 def test_concurrency_limit_and_streaming(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
-    openai_stub.responder = lambda req: StubReply.slow(0.4 if "q0" in req.user_text else 0.05, "x")
-    gen = make_annotator(concurrency=3).annotate(items(9), AnnotationContext())
-    order = [r.id for r in gen]
+    # No timing: the first three requests wait for each other at a barrier (so all three must be in
+    # flight at once), and q0 is answered only after the consumer has received another result (so
+    # results must stream out in completion order, not input order).
+    first_three = threading.Barrier(3, timeout=10)
+    release_q0 = threading.Event()
+
+    def respond(req: Any) -> StubReply:
+        if any(f"q{i}?" in req.user_text for i in range(3)):
+            try:
+                first_three.wait()
+            except threading.BrokenBarrierError:
+                return StubReply.error(400, "fewer than three requests were in flight at once")
+            if "q0?" in req.user_text and not release_q0.wait(10):
+                return StubReply.error(400, "q0 was needed before any other result was yielded")
+        return StubReply.text("x")
+
+    openai_stub.responder = respond
+    order: list[str] = []
+    for result in make_annotator(concurrency=3).annotate(items(9), AnnotationContext()):
+        assert result.status == "ok", result.error
+        order.append(result.id)
+        release_q0.set()
+    assert order[0] != "q0" and sorted(order) == sorted(f"q{i}" for i in range(9))
     assert openai_stub.max_in_flight == 3
-    assert sorted(order) == sorted(f"q{i}" for i in range(9))
-    assert order[0] != "q0"  # results stream out as they complete, not in input order
     openai_stub.reset()
-    openai_stub.responder = lambda req: StubReply.slow(0.05, "x")
     list(make_annotator(concurrency=1).annotate(items(4), AnnotationContext()))
-    assert openai_stub.max_in_flight == 1
+    assert openai_stub.max_in_flight == 1 and openai_stub.count() == 4
 
 
 # ---------------------------------------------------------------------------------------------- secrets and config
