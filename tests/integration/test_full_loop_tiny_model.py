@@ -22,9 +22,8 @@ pytest.importorskip("atgen_lora_trainer")
 pytest.importorskip("torch")
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "plugins" / "lora-trainer" / "tests"))
-from lora_trainer_helpers import CHATML_TEMPLATE, make_model_dir
-
 import numpy as np
+from lora_trainer_helpers import CHATML_TEMPLATE, make_model_dir
 
 from atgen_core import PoolView, SelectionContext
 from atgen_core.loop import BASE_ROUND, Experiment
