@@ -93,7 +93,7 @@ class BertScorer:
             )
         blocks = getattr(getattr(model, "encoder", None), "layer", None)
         self._last_is_layer = isinstance(blocks, torch.nn.ModuleList) and 0 < self.layer <= len(blocks)
-        if self._last_is_layer:
+        if self._last_is_layer and blocks is not None:
             model.encoder.layer = blocks[: self.layer]  # later layers are never used: skip computing them
         model.eval()
         model.to(device)

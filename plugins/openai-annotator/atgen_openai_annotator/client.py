@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
@@ -199,7 +199,8 @@ class ChatClient:
             base_url=cfg.base_url,
             timeout=cfg.timeout,
             max_retries=cfg.max_attempts - 1,
-            http_client=openai.DefaultHttpxClient(transport=self._observer, follow_redirects=False),
+            # _Observer is a transport by duck typing (handle_request, close): httpx2 stays a lazy import
+            http_client=openai.DefaultHttpxClient(transport=cast(Any, self._observer), follow_redirects=False),
         )
 
     def close(self) -> None:
