@@ -27,6 +27,7 @@ __all__ = [
     "GenerationSettings",
     "KeyValueCache",
     "LabelledView",
+    "MemoryCache",
     "MetricKey",
     "MetricResult",
     "ModelHandle",
@@ -309,6 +310,19 @@ class KeyValueCache(Protocol):
     def get(self, key: str) -> str | None: ...
 
     def put(self, key: str, value: str) -> None: ...
+
+
+class MemoryCache:
+    """An in-memory ``KeyValueCache`` (tests, notebooks, benchmarks); ``data`` holds every entry."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.data[key] = value
 
 
 # --------------------------------------------------------------------------------------------------

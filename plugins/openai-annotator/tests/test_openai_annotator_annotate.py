@@ -17,22 +17,10 @@ from pydantic import ValidationError
 
 from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Budget, Example, LabelledView
 from atgen_core.templates import TemplateError
+from atgen_core.testing import MemoryCache
 
 Build = Callable[..., OpenAIAnnotator]
 Items = Callable[..., list[AnnotationItem]]
-
-
-class DictCache:
-    """An in-memory KeyValueCache that records every write."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: str) -> None:
-        self.data[key] = value
 
 
 def run(annotator: OpenAIAnnotator, items: list[AnnotationItem], **ctx: Any) -> dict[str, AnnotationResult]:
@@ -234,7 +222,7 @@ def test_zero_budget_sends_nothing(openai_stub: OpenAIStub, make_annotator: Buil
 def test_cache_hit_sends_no_request_and_costs_nothing(
     openai_stub: OpenAIStub, make_annotator: Build, items: Items
 ) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
     openai_stub.responder = lambda req: StubReply.text(
         "A:" + req.user_text, usage={"prompt_tokens": 100, "completion_tokens": 10}
     )
@@ -255,7 +243,7 @@ def test_cache_hit_sends_no_request_and_costs_nothing(
 
 
 def test_failures_are_not_cached(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
     openai_stub.enqueue(StubReply.error(400, "bad"))
     assert run(make_annotator(), items(1), cache=cache)["q0"].status == "failed"
     assert cache.data == {}
@@ -264,7 +252,7 @@ def test_failures_are_not_cached(openai_stub: OpenAIStub, make_annotator: Build,
 
 
 def test_cache_is_ignored_when_disabled(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
     run(make_annotator(cache=False), items(2), cache=cache)
     run(make_annotator(cache=False), items(2), cache=cache)
     assert cache.data == {} and openai_stub.count() == 4
@@ -273,7 +261,7 @@ def test_cache_is_ignored_when_disabled(openai_stub: OpenAIStub, make_annotator:
 def test_closing_early_keeps_paid_responses_in_the_cache(
     openai_stub: OpenAIStub, make_annotator: Build, items: Items
 ) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
     openai_stub.responder = lambda req: StubReply.slow(0.1, "x")
     gen = make_annotator(concurrency=3).annotate(items(6), AnnotationContext(cache=cache))
     first = next(iter(gen))
@@ -320,7 +308,7 @@ def test_concurrency_limit_and_streaming(openai_stub: OpenAIStub, make_annotator
 
 
 def test_api_key_is_sent_but_never_stored(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
 
     def echo_auth(req: Any) -> StubReply:
         if "q1" in req.user_text:

@@ -13,6 +13,7 @@ from atgen_openai_annotator.testing import STUB_API_KEY
 from pydantic import ValidationError
 
 from atgen_core import MetricContext
+from atgen_core.testing import MemoryCache
 
 FAST = {"timeout": 5.0}
 
@@ -54,20 +55,7 @@ def judge(stub: OpenAIStub, env: str, **overrides: Any) -> LLMJudge:
     return LLMJudge(LLMJudge.Config.model_validate(cfg))
 
 
-class DictCache:
-    """An in-memory KeyValueCache (the run store gives each metric one)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: str) -> None:
-        self.data[key] = value
-
-
-def ctx(n: int, cache: DictCache | None = None) -> MetricContext:
+def ctx(n: int, cache: MemoryCache | None = None) -> MetricContext:
     extra: dict[str, Any] = {} if cache is None else {"cache": cache}
     return MetricContext(
         ids=[f"e{i}" for i in range(n)],
@@ -128,7 +116,7 @@ def test_rubric_prompt_content(openai_stub: OpenAIStub, openai_env: str) -> None
 
 def test_judge_cache_in_the_metric_context(openai_stub: OpenAIStub, openai_env: str) -> None:
     openai_stub.responder = lambda req: StubReply.text("Score: 4", usage={"prompt_tokens": 50, "completion_tokens": 5})
-    cache = DictCache()
+    cache = MemoryCache()
     metric = judge(openai_stub, openai_env)
     first = metric.compute(ctx(3, cache=cache))
     assert openai_stub.count() == 3 and first.values["llm_judge_cost"] > 0
