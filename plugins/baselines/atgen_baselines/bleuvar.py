@@ -71,14 +71,12 @@ def bleuvar(
     return float(bleuvar_many([texts], smooth_method, smooth_value)[0])
 
 
-class BLEUVarStrategy(Strategy):
+class BLEUVarStrategy(Strategy[BLEUVarConfig]):
     """BLEUVar: label the inputs whose sampled outputs disagree most (pairwise sentence-BLEU variance)."""
 
     name = "bleuvar"
     Config = BLEUVarConfig
     cold_start = True
-    config: BLEUVarConfig
-
     def requirements(self) -> Requirements:
         """Needs ``num_samples`` sampled outputs per pool item."""
         return Requirements(samples=self.config.sampling())

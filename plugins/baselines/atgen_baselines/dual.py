@@ -60,14 +60,12 @@ def dual_counts(k: int, pool_size: int, p: float, candidate_factor: float) -> tu
     return n, kept, take - kept
 
 
-class DualStrategy(Strategy):
+class DualStrategy(Strategy[DualConfig]):
     """DUAL: IDDS candidates filtered by BLEUVar, with the rest of the batch drawn at random."""
 
     name = "dual"
     Config = DualConfig
     cold_start = True
-    config: DualConfig
-
     def requirements(self) -> Requirements:
         """Needs input embeddings (IDDS) and ``num_samples`` sampled outputs per item (BLEUVar)."""
         c = self.config

@@ -85,14 +85,12 @@ def graph_cut_greedy(
     return order
 
 
-class GraphCutStrategy(Strategy):
+class GraphCutStrategy(Strategy[GraphCutConfig]):
     """Graph cut: greedy submodular pick of inputs that represent the pool and are unlike the labelled set."""
 
     name = "graph-cut"
     Config = GraphCutConfig
     cold_start = True
-    config: GraphCutConfig
-
     def requirements(self) -> Requirements:
         """Needs input embeddings of the pool and of the labelled set."""
         return Requirements(embeddings=True)

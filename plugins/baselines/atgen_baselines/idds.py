@@ -113,14 +113,12 @@ def idds_select(
     return picks + emb.invalid_ids[: take - len(picks)]
 
 
-class IDDSStrategy(Strategy):
+class IDDSStrategy(Strategy[IDDSConfig]):
     """In-Domain Diversity Sampling: typical of the pool, unlike the labelled and already picked inputs."""
 
     name = "idds"
     Config = IDDSConfig
     cold_start = True
-    config: IDDSConfig
-
     def requirements(self) -> Requirements:
         """IDDS needs input embeddings of the pool and of the labelled set."""
         return Requirements(embeddings=True)

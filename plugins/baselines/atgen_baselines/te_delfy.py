@@ -35,14 +35,12 @@ def rank_sum(ids: Sequence[str], entropy: np.ndarray, delfy: np.ndarray) -> np.n
     return min_ranks(ids, entropy) + min_ranks(ids, delfy)
 
 
-class TEDelfyStrategy(Strategy):
+class TEDelfyStrategy(Strategy[TEDelfyConfig]):
     """Mean token entropy rank plus DELFY (decayed word frequency) rank: uncertain, representative inputs."""
 
     name = "te-delfy"
     Config = TEDelfyConfig
     cold_start = True
-    config: TEDelfyConfig
-
     def requirements(self) -> Requirements:
         """Needs greedy generations (token entropies); the labelled set may be empty (C_L = 0)."""
         return Requirements(generations=True)

@@ -19,7 +19,7 @@ class EntropyConfig(PluginConfig):
     """The ``entropy`` strategy has no options."""
 
 
-class EntropyStrategy(Strategy):
+class EntropyStrategy(Strategy[EntropyConfig]):
     """Mean token entropy of the greedy output: label the inputs the model is least sure about."""
 
     name = "entropy"
@@ -59,14 +59,12 @@ def sequence_uncertainty(generation: Generation, length_penalty: float) -> float
     return -math.fsum(generation.token_logprobs) / generation.num_tokens**length_penalty
 
 
-class NSPStrategy(Strategy):
+class NSPStrategy(Strategy[NSPConfig]):
     """Normalised sequence probability: label the inputs whose greedy output is least likely."""
 
     name = "nsp"
     Config = NSPConfig
     cold_start = True
-    config: NSPConfig
-
     def requirements(self) -> Requirements:
         """Needs one greedy generation per pool item with per-token log-probs."""
         return Requirements(generations=True)

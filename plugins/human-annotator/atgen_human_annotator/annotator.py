@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Annotator, PluginConfig
+from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Annotator
 from atgen_core.errors import AtgenError
 from atgen_core.store import RunStore
 from atgen_human_annotator.config import HumanConfig
@@ -25,7 +25,7 @@ __all__ = ["HumanAnnotator"]
 log = logging.getLogger("atgen")
 
 
-class HumanAnnotator(Annotator):
+class HumanAnnotator(Annotator[HumanConfig]):
     """Label items yourself in a local web page (post-edit the model's draft; save, skip, go back).
 
     On the first batch it starts a small web server on ``host:port`` (127.0.0.1 by default) and prints
@@ -38,9 +38,8 @@ class HumanAnnotator(Annotator):
     name: ClassVar[str] = "human"
     Config = HumanConfig
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: HumanConfig | None = None) -> None:
         super().__init__(config)
-        assert isinstance(self.config, HumanConfig)
         if self.config.guidelines_file is not None:
             path = Path(self.config.guidelines_file).expanduser()
             if path.is_absolute() and not path.is_file():
@@ -54,7 +53,6 @@ class HumanAnnotator(Annotator):
 
     def annotate(self, items: Sequence[AnnotationItem], ctx: AnnotationContext) -> Iterator[AnnotationResult]:
         """Serve ``items`` and yield each result as soon as the annotator saves or skips it."""
-        assert isinstance(self.config, HumanConfig)
         if not items:
             return
         desk = self._serve(ctx)
@@ -78,7 +76,6 @@ class HumanAnnotator(Annotator):
     # -- helpers ------------------------------------------------------------------------------------
 
     def _serve(self, ctx: AnnotationContext) -> AnnotationDesk:
-        assert isinstance(self.config, HumanConfig)
         store = ctx.store
         if not isinstance(store, RunStore):
             raise AtgenError(
@@ -109,7 +106,6 @@ class HumanAnnotator(Annotator):
         return desk
 
     def _guidelines(self, store: RunStore, ctx: AnnotationContext) -> str | None:
-        assert isinstance(self.config, HumanConfig)
         if self.config.guidelines is not None:
             return self.config.guidelines
         if self.config.guidelines_file is not None:

@@ -77,13 +77,11 @@ class BertScoreConfig(PluginConfig):
     device: str = Field("cpu", description="Torch device: 'cpu', 'cuda', 'cuda:1', ... or 'auto'.")
 
 
-class BertScoreMetric(Metric):
+class BertScoreMetric(Metric[BertScoreConfig]):
     """BERTScore precision / recall / F1 (greedy matching of contextual token embeddings)."""
 
     name = "bertscore"
     Config = BertScoreConfig
-    config: BertScoreConfig
-
     def __init__(self, config: BertScoreConfig | None = None) -> None:
         super().__init__(config)
         self._scorer: BertScorer | None = None

@@ -20,7 +20,7 @@ __all__ = ["OpenAIAnnotator"]
 _RAW_LIMIT = 2000
 
 
-class OpenAIAnnotator(Annotator):
+class OpenAIAnnotator(Annotator[AnnotatorConfig]):
     """Label items with an OpenAI-compatible chat API (retries, caching, cost budget, self-consistency).
 
     Prompts come from ``prompt_template`` (optional system prompt and few-shot turns drawn from the
@@ -31,9 +31,7 @@ class OpenAIAnnotator(Annotator):
     """
 
     name: ClassVar[str] = "openai"
-    Config: ClassVar[type[AnnotatorConfig]] = AnnotatorConfig
-    config: AnnotatorConfig
-
+    Config = AnnotatorConfig
     def __init__(self, config: AnnotatorConfig | None = None) -> None:
         super().__init__(config)
         regex = self.config.answer_regex

@@ -48,7 +48,7 @@ DEFAULT_TEMPLATE = (
 )
 
 
-class LLMJudge(Metric):
+class LLMJudge(Metric[JudgeConfig]):
     """LLM-as-a-judge on a rubric (faithfulness, relevance, fluency or custom), normalised to 0-1.
 
     Reports ``<key>`` (mean normalised score over the examples that could be scored), ``<key>_failed``
@@ -58,9 +58,7 @@ class LLMJudge(Metric):
     """
 
     name: ClassVar[str] = "llm-judge"
-    Config: ClassVar[type[JudgeConfig]] = JudgeConfig
-    config: JudgeConfig
-
+    Config = JudgeConfig
     def keys(self) -> Mapping[str, MetricKey]:
         key = self.config.key
         return {
