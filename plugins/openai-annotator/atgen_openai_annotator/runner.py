@@ -121,6 +121,13 @@ class RequestRunner:
         if self.cache is not None and outcome.response is not None and not outcome.cached:
             self.cache.put(outcome.request.cache_key(self.cfg), outcome.response.to_json())
 
+    def _settle(self, outcome: ChatOutcome) -> ChatOutcome:
+        """Charge a finished outcome to the batch and cache its response."""
+        outcome.cost, outcome.cost_estimated = self.actual_cost(outcome)
+        self.spent += outcome.cost
+        self._store(outcome)
+        return outcome
+
     def run(self, groups: Sequence[Sequence[ChatRequest]]) -> Generator[GroupResult, None, None]:
         """Yield one :class:`GroupResult` per group, cached groups first, then in completion order."""
         partial: dict[int, list[ChatOutcome | None]] = {}
@@ -193,11 +200,8 @@ class RequestRunner:
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for fut in done:
                     gi, ri, bound = in_flight.pop(fut)
-                    outcome = fut.result()
+                    outcome = self._settle(fut.result())
                     reserved -= bound
-                    outcome.cost, outcome.cost_estimated = self.actual_cost(outcome)
-                    self.spent += outcome.cost
-                    self._store(outcome)
                     partial[gi][ri] = outcome
                     if outcome.fatal and abort_reason is None:
                         abort_reason = f"not sent: an earlier request failed fatally ({outcome.error})"
@@ -221,8 +225,5 @@ class RequestRunner:
             executor.shutdown(wait=True, cancel_futures=True)
             for fut in in_flight:
                 if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    outcome = fut.result()
-                    outcome.cost, outcome.cost_estimated = self.actual_cost(outcome)
-                    self.spent += outcome.cost
-                    self._store(outcome)
+                    self._settle(fut.result())
             client.close()
