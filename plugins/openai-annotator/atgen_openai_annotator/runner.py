@@ -148,6 +148,11 @@ class RequestRunner:
         partial: dict[int, list[ChatOutcome | None]],
         todo: list[int],
     ) -> Generator[GroupResult, None, None]:
+        """Admit groups under the money rule, run them on the pool, yield them as they complete.
+
+        Longer than 60 lines on purpose: admission, completion, abort and the early-exit cleanup share
+        the in-flight state (``reserved``, ``ready``, ``in_flight``); split up, each piece would need all of it.
+        """
         cfg = self.cfg
         client = ChatClient(cfg, self._api_key)
         executor = ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="atgen-openai")
