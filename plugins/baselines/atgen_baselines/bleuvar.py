@@ -77,6 +77,7 @@ class BLEUVarStrategy(Strategy[BLEUVarConfig]):
     name = "bleuvar"
     Config = BLEUVarConfig
     cold_start = True
+
     def requirements(self) -> Requirements:
         """Needs ``num_samples`` sampled outputs per pool item."""
         return Requirements(samples=self.config.sampling())

@@ -66,6 +66,7 @@ class DualStrategy(Strategy[DualConfig]):
     name = "dual"
     Config = DualConfig
     cold_start = True
+
     def requirements(self) -> Requirements:
         """Needs input embeddings (IDDS) and ``num_samples`` sampled outputs per item (BLEUVar)."""
         c = self.config

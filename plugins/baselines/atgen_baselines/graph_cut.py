@@ -91,6 +91,7 @@ class GraphCutStrategy(Strategy[GraphCutConfig]):
     name = "graph-cut"
     Config = GraphCutConfig
     cold_start = True
+
     def requirements(self) -> Requirements:
         """Needs input embeddings of the pool and of the labelled set."""
         return Requirements(embeddings=True)

@@ -119,6 +119,7 @@ class IDDSStrategy(Strategy[IDDSConfig]):
     name = "idds"
     Config = IDDSConfig
     cold_start = True
+
     def requirements(self) -> Requirements:
         """IDDS needs input embeddings of the pool and of the labelled set."""
         return Requirements(embeddings=True)

@@ -41,6 +41,7 @@ class TEDelfyStrategy(Strategy[TEDelfyConfig]):
     name = "te-delfy"
     Config = TEDelfyConfig
     cold_start = True
+
     def requirements(self) -> Requirements:
         """Needs greedy generations (token entropies); the labelled set may be empty (C_L = 0)."""
         return Requirements(generations=True)

@@ -124,6 +124,7 @@ class RougeMetric(Metric[RougeConfig]):
 
     name = "rouge"
     Config = RougeConfig
+
     def keys(self) -> Mapping[str, MetricKey]:
         return {t: MetricKey(low=0.0, high=1.0, higher_is_better=True) for t in self.config.rouge_types}
 
@@ -192,6 +193,7 @@ class SacreBleuMetric(Metric[SacreBleuConfig]):
 
     name = "sacrebleu"
     Config = SacreBleuConfig
+
     def keys(self) -> Mapping[str, MetricKey]:
         return {"sacrebleu": MetricKey(low=0.0, high=100.0, higher_is_better=True)}
 
@@ -240,6 +242,7 @@ class ChrfMetric(Metric[ChrfConfig]):
 
     name = "chrf"
     Config = ChrfConfig
+
     def keys(self) -> Mapping[str, MetricKey]:
         return {"chrf": MetricKey(low=0.0, high=100.0, higher_is_better=True)}
 
@@ -315,6 +318,7 @@ class ExactMatchMetric(Metric[ExactMatchConfig]):
 
     name = "exact-match"
     Config = ExactMatchConfig
+
     def keys(self) -> Mapping[str, MetricKey]:
         return {"exact_match": MetricKey(low=0.0, high=1.0, higher_is_better=True)}
 
@@ -394,6 +398,7 @@ class NumericAccuracyMetric(Metric[NumericAccuracyConfig]):
 
     name = "numeric-accuracy"
     Config = NumericAccuracyConfig
+
     def keys(self) -> Mapping[str, MetricKey]:
         return {"numeric_accuracy": MetricKey(low=0.0, high=1.0, higher_is_better=True)}
 

@@ -136,6 +136,7 @@ class AlignScoreMetric(Metric[AlignScoreConfig]):
 
     name = "alignscore"
     Config = AlignScoreConfig
+
     def __init__(self, config: AlignScoreConfig | None = None) -> None:
         super().__init__(config)
         self._model: AlignScoreModel | None = None

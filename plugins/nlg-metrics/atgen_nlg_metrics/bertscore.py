@@ -82,6 +82,7 @@ class BertScoreMetric(Metric[BertScoreConfig]):
 
     name = "bertscore"
     Config = BertScoreConfig
+
     def __init__(self, config: BertScoreConfig | None = None) -> None:
         super().__init__(config)
         self._scorer: BertScorer | None = None

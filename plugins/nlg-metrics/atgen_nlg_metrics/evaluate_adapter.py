@@ -86,6 +86,7 @@ class EvaluateMetric(Metric[EvaluateConfig]):
 
     name = "evaluate"
     Config = EvaluateConfig
+
     def __init__(self, config: EvaluateConfig | None = None) -> None:
         super().__init__(config)
         self._module: Any = None

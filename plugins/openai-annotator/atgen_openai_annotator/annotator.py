@@ -32,6 +32,7 @@ class OpenAIAnnotator(Annotator[AnnotatorConfig]):
 
     name: ClassVar[str] = "openai"
     Config = AnnotatorConfig
+
     def __init__(self, config: AnnotatorConfig | None = None) -> None:
         super().__init__(config)
         regex = self.config.answer_regex

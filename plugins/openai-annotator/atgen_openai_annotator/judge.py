@@ -59,6 +59,7 @@ class LLMJudge(Metric[JudgeConfig]):
 
     name: ClassVar[str] = "llm-judge"
     Config = JudgeConfig
+
     def keys(self) -> Mapping[str, MetricKey]:
         key = self.config.key
         return {
