@@ -30,10 +30,16 @@ class ValidBenchmark:
     resolved: list[ResolvedSpec]
 
 
-def _where(bench: BenchmarkSpec, base_name: str, issue: SpecIssue, entries: set[int], n_entries: int) -> str:
-    if issue.path == "strategy" or issue.path.startswith("strategy."):
+def _is_strategy(issue: SpecIssue) -> bool:
+    return issue.path == "strategy" or issue.path.startswith("strategy.")
+
+
+def _where(bench: BenchmarkSpec, base_name: str, issue: SpecIssue, entries: set[int], clean: set[int]) -> str:
+    """Where to report ``issue``: its ``strategies`` entry, or the base spec (naming the strategies it
+    concerns when only some have it; entries with their own problems are not checked further)."""
+    if _is_strategy(issue):
         return f"strategies[{min(entries)}]" + issue.path[len("strategy"):]
-    if len(entries) < n_entries:
+    if not clean <= entries:
         labels = ", ".join(bench.strategies[i].label or bench.strategies[i].name for i in sorted(entries))
         return f"{base_name} {issue.path} (with strategy {labels})"
     return f"{base_name} {issue.path}"
@@ -55,9 +61,9 @@ def validate_benchmark(path: Path, registry: Any, cwd: Path | None = None) -> Va
                 key = (issue.path, issue.message, issue.hint)
                 found.setdefault(key, (issue, set()))[1].add(cell.entry)
     if found:
-        n_entries = len(bench.strategies)
+        clean = set(range(len(bench.strategies))) - {e for i, es in found.values() if _is_strategy(i) for e in es}
         issues = [
-            SpecIssue(_where(bench, base_name, issue, entries, n_entries), issue.message, value=issue.value,
+            SpecIssue(_where(bench, base_name, issue, entries, clean), issue.message, value=issue.value,
                       hint=issue.hint)
             for issue, entries in found.values()
         ]
