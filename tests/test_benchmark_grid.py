@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -50,7 +49,8 @@ def write_bench(tmp_path: Path, *, loop: dict[str, Any] | None = None, strategie
     bench = {
         "name": "tiny",
         "base": "base.json",
-        "strategies": strategies or [{"name": "test-random", "label": "random"}, {"name": "warm-only", "label": "first"}],
+        "strategies": strategies
+        or [{"name": "test-random", "label": "random"}, {"name": "warm-only", "label": "first"}],
         "seeds": seeds or [1],
         "output_dir": str(tmp_path / "bench"),
         **extra,
