@@ -131,18 +131,18 @@ def test_label_schedule_reads_the_loop_generically() -> None:
 
 
 def test_cell_estimate_follows_the_documented_formula() -> None:
-    cal = Calibration(load=2.0, per_train_example=1.0, per_prompt=0.1, per_metric_example=0.0,
+    cal = Calibration(load=2.0, train_fixed=0.5, per_train_example=1.0, per_prompt=0.1, per_metric_example=0.0,
                       per_embedded_text=0.0, pool_size=100, test_size=10, train_examples=4, prompts=4)
     spec = ExperimentSpec.model_validate({"name": "x", "data": {}, "strategy": "s"})
     needs_outputs = Requirements(generations=True)
-    # base: 2 + 10 x 0.1; round 0: 4 + 1; round 1: 8 + 1 + 96 x 0.1; round 2: 12 + 1 + 92 x 0.1
+    # base: 2 + 10 x 0.1; round 0: 0.5 + 4 + 1; round 1: 0.5 + 8 + 1 + 96 x 0.1; round 2: 0.5 + 12 + 1 + 92 x 0.1
     full = cell_seconds(cal, spec, needs_outputs, [4, 8, 12], rounds_done=0, base_done=False, round0_shared=False)
-    assert full == pytest.approx(3 + 5 + 18.6 + 22.2)
+    assert full == pytest.approx(3 + 5.5 + 19.1 + 22.7)
     shared = cell_seconds(cal, spec, needs_outputs, [4, 8, 12], rounds_done=0, base_done=True, round0_shared=True)
-    assert shared == pytest.approx(18.6 + 22.2)
+    assert shared == pytest.approx(19.1 + 22.7)
     no_signals = cell_seconds(cal, spec, Requirements(), [4, 8, 12], rounds_done=2, base_done=True,
                               round0_shared=True)
-    assert no_signals == pytest.approx(13)
+    assert no_signals == pytest.approx(13.5)
 
 
 def test_dry_run_shows_each_cells_state_and_an_estimate_without_writing(tmp_path: Path, registry: Any) -> None:
@@ -164,7 +164,7 @@ def test_dry_run_shows_each_cells_state_and_an_estimate_without_writing(tmp_path
     assert "1 finished, 1 partial, 2 not started; 2 at a time, 1 thread(s) each" in text
     assert "estimate:" in text and "wall time with --jobs 2" in text
     calls = train_log(tmp_path)[trained_before:]
-    assert [c["n"] for c in calls] == [8]  # calibration trained once, on a handful of referenced examples
+    assert [c["n"] for c in calls] == [4, 12]  # calibration trained twice, on a handful of referenced examples
 
 
 def test_dry_run_cli_without_calibration(tmp_path: Path) -> None:

@@ -1,16 +1,18 @@
 """A rough wall-time estimate for a grid, from a short calibration through the generic component API.
 
 Calibration (in a temporary folder, nothing written to the benchmark directory): load the model with
-``Trainer.load``, ``ModelHandle.generate`` on a few test prompts, the metrics on those outputs, and
-``Trainer.train`` on a handful of pool examples labelled with their references. Then, per cell::
+``Trainer.load``, ``ModelHandle.generate`` on one generation batch of test prompts, the metrics on those
+outputs, and ``Trainer.train`` twice, on 4 and on 12 pool examples labelled with their references (two
+sizes separate the fixed cost of a training call from the cost per label). Then, per cell::
 
     cell = load + T x (g + m)                      untrained evaluation (once per seed when shared)
-         + sum over rounds r of:  L_r x t          training on the L_r labels of round r
+         + sum over rounds r of:  a + L_r x t      training on the L_r labels of round r
                                 + T x (g + m)      evaluation on the T test examples
                                 + S_r x g x k      scoring S_r candidates when the strategy needs outputs
 
-with ``g`` seconds per generated prompt, ``m`` metric seconds per example, ``t`` training seconds per
-labelled example (measured with the spec's own epochs), ``S_r`` the unlabelled pool (or
+with ``g`` seconds per generated prompt (in full batches), ``m`` metric seconds per example, ``a`` the
+fixed seconds of a training call and ``t`` the seconds per labelled example (both measured with the
+spec's own epochs), ``S_r`` the unlabelled pool (or
 ``scoring_subsample``) and ``k`` the generations per candidate (1, plus the samples). Round 0 of a warm
 start is counted once per seed (it is shared); embeddings once per benchmark (they are cached). Wall
 time is the sum divided by ``--jobs``. It is rough: training time is not linear in tiny sets,
@@ -38,6 +40,7 @@ class Calibration:
     """Measured costs (seconds) and the data sizes of the grid."""
 
     load: float
+    train_fixed: float
     per_train_example: float
     per_prompt: float
     per_metric_example: float
@@ -48,8 +51,9 @@ class Calibration:
     prompts: int
 
     def describe(self) -> str:
-        return (f"model load {self.load:.1f}s; training {self.per_train_example:.2f}s per label "
-                f"(on {self.train_examples}); generation {self.per_prompt:.2f}s per prompt (on {self.prompts}); "
+        return (f"model load {self.load:.1f}s; training {self.train_fixed:.1f}s + {self.per_train_example:.2f}s "
+                f"per label (on up to {self.train_examples}); generation {self.per_prompt:.2f}s per prompt "
+                f"(batch of {self.prompts}); "
                 f"metrics {self.per_metric_example * 1000:.1f}ms per example; pool {self.pool_size}, "
                 f"test {self.test_size}")
 
@@ -60,8 +64,8 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - started
 
 
-def calibrate(resolved: ResolvedSpec, embedder_spec: ResolvedSpec | None = None, *, prompts: int = 8,
-              train_examples: int = 8) -> Calibration:
+def calibrate(resolved: ResolvedSpec, embedder_spec: ResolvedSpec | None = None, *,
+              train_sizes: tuple[int, int] = (4, 12)) -> Calibration:
     """Time one model load, generation, metrics and a short training of the spec's components."""
     from atgen_core.bench.grid import BenchmarkError
 
@@ -74,10 +78,10 @@ def calibrate(resolved: ResolvedSpec, embedder_spec: ResolvedSpec | None = None,
                              DataContext(seed=spec.seed, cache_dir=cache, base_dir=resolved.base_dir))
         finally:
             source.close()
-        labelled = [e for e in data.pool if e.references or e.target][:train_examples]
+        labelled = [e for e in data.pool if e.references or e.target][: max(train_sizes)]
         if not labelled:
             raise BenchmarkError("calibration needs pool examples with references; use --no-calibration")
-        test = list(data.test[:prompts])
+        test = list(data.test[: spec.model.generation.batch_size])
         trainer = resolved.trainer.build()
         try:
             ctx = ModelContext(model=spec.model, seed=spec.seed, run_dir=Path(tmp), cache_dir=cache)
@@ -87,14 +91,27 @@ def calibrate(resolved: ResolvedSpec, embedder_spec: ResolvedSpec | None = None,
             metric_s = _metric_seconds(resolved, test, [o.text for o in outputs], Path(tmp))
             examples = [TrainExample(id=e.id, prompt=e.prompt, target=(e.references or (e.target,))[0] or "")
                         for e in labelled]
-            train_ctx = TrainContext(examples=examples, model=spec.model, output_dir=Path(tmp) / "adapter",
-                                     seed=spec.seed, cache_dir=cache)
-            _, train = _timed(trainer.train, train_ctx)  # type: ignore[attr-defined]
+            fixed, per_label = _fit_training(trainer, spec, examples, train_sizes, Path(tmp) / "cache")
         finally:
             trainer.close()
-        embed = _embed_seconds(embedder_spec, [e.input for e in data.pool[:prompts]])
-    return Calibration(load, train / len(examples), gen / max(1, len(test)), metric_s / max(1, len(test)), embed,
+        embed = _embed_seconds(embedder_spec, [e.input for e in data.pool[: len(test)]])
+    return Calibration(load, fixed, per_label, gen / max(1, len(test)), metric_s / max(1, len(test)), embed,
                        len(data.pool), len(data.test), len(examples), len(test))
+
+
+def _fit_training(trainer: Any, spec: ExperimentSpec, examples: list[TrainExample], sizes: tuple[int, int],
+                  cache: Path) -> tuple[float, float]:
+    """(fixed seconds per training call, seconds per label) from trainings on two set sizes."""
+    small, large = min(sizes[0], len(examples)), min(sizes[1], len(examples))
+    times = []
+    for n in dict.fromkeys((small, large)):
+        ctx = TrainContext(examples=examples[:n], model=spec.model, output_dir=cache.parent / f"adapter-{n}",
+                           seed=spec.seed, cache_dir=cache)
+        times.append(_timed(trainer.train, ctx)[1])
+    if len(times) == 1 or times[1] <= times[0]:
+        return 0.0, times[-1] / large  # one size, or noise: all cost per label
+    per_label = (times[1] - times[0]) / (large - small)
+    return max(0.0, times[0] - small * per_label), per_label
 
 
 def _metric_seconds(resolved: ResolvedSpec, test: list[Any], predictions: list[str], run_dir: Path) -> float:
@@ -133,7 +150,7 @@ def cell_seconds(cal: Calibration, spec: ExperimentSpec, req: Requirements, sche
     for r, labels in enumerate(schedule):
         if r < rounds_done or (r == 0 and round0_shared):
             continue
-        total += labels * cal.per_train_example + evaluation
+        total += cal.train_fixed + labels * cal.per_train_example + evaluation
         if r > 0 or loop.start == "cold" or loop.mode == "design":
             candidates = cal.pool_size - (schedule[r - 1] if r > 0 else 0)
             if loop.scoring_subsample is not None:
