@@ -164,7 +164,7 @@ def test_dry_run_shows_each_cells_state_and_an_estimate_without_writing(tmp_path
     assert "1 finished, 1 partial, 2 not started; 2 at a time, 1 thread(s) each" in text
     assert "estimate:" in text and "wall time with --jobs 2" in text
     calls = train_log(tmp_path)[trained_before:]
-    assert [c["n"] for c in calls] == [4, 12]  # calibration trained twice, on a handful of referenced examples
+    assert [c["n"] for c in calls] == [2, 6]  # calibration trained twice, on a handful of referenced examples
 
 
 def test_dry_run_cli_without_calibration(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Calibration (in a temporary folder, nothing written to the benchmark directory): load the model with
 ``Trainer.load``, ``ModelHandle.generate`` on one generation batch of test prompts, the metrics on those
-outputs, and ``Trainer.train`` twice, on 4 and on 12 pool examples labelled with their references (two
+outputs, and ``Trainer.train`` twice, on 2 and on 6 pool examples labelled with their references (two
 sizes separate the fixed cost of a training call from the cost per label). Then, per cell::
 
     cell = load + T x (g + m)                      untrained evaluation (once per seed when shared)
@@ -65,7 +65,7 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
 
 
 def calibrate(resolved: ResolvedSpec, embedder_spec: ResolvedSpec | None = None, *,
-              train_sizes: tuple[int, int] = (4, 12)) -> Calibration:
+              train_sizes: tuple[int, int] = (2, 6)) -> Calibration:
     """Time one model load, generation, metrics and a short training of the spec's components."""
     from atgen_core.bench.grid import BenchmarkError
 

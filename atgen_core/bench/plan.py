@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from atgen_core.bench.validate import ValidBenchmark, describe_benchmark, valida
 from atgen_core.types import Requirements
 
 __all__ = ["dry_run", "format_seconds"]
+
+log = logging.getLogger("atgen")
 
 
 def format_seconds(seconds: float) -> str:
@@ -64,10 +68,14 @@ def dry_run(path: Path, registry: Any, *, jobs: int = 1, threads: int | None = N
     threads = threads or default_threads(jobs)
     statuses = [cell_status(c.run_dir) for c in valid.cells]
     cal: Calibration | None = None
+    took = 0.0
     if calibration and any(s.state != "finished" for s in statuses):
         apply_threads(threads)
+        log.info("calibrating in a temporary folder: model load, one generation batch, two short trainings")
+        started = time.perf_counter()
         needs_embeddings = next((r for r in valid.resolved if r.embedder is not None), None)
         cal = calibrate(valid.resolved[0], needs_embeddings)
+        took = time.perf_counter() - started
     pool = cal.pool_size if cal else None
     schedules = [label_schedule(r.spec.loop, pool or r.spec.data.pool_size) for r in valid.resolved]
     estimates = _estimates(valid, statuses, schedules, cal) if cal else [0.0] * len(valid.cells)
@@ -83,7 +91,7 @@ def dry_run(path: Path, registry: Any, *, jobs: int = 1, threads: int | None = N
         total = sum(estimates)
         if any(r.embedder is not None for r in valid.resolved):
             total += cal.pool_size * cal.per_embedded_text
-        lines.append(f"calibration (threads {threads}): {cal.describe()}")
+        lines.append(f"calibration ({threads} thread(s), took {format_seconds(took)}): {cal.describe()}")
         lines.append(f"estimate: {format_seconds(total)} of work, about {format_seconds(total / jobs)} wall time "
                      f"with --jobs {jobs} (rough: annotation time not counted; see docs/benchmarks.md)")
     return "\n".join(lines)
