@@ -306,3 +306,11 @@ def test_round_zero_is_not_shared_when_the_strategy_picks_it(tmp_path: Path, reg
     store = RunStore(root / "b" / "seed-1", create=False)
     assert store.step_done(-1, "evaluate") == {"imported": True}
     store.close()
+
+
+def test_round_zero_is_not_shared_under_a_money_budget(tmp_path: Path, registry: Any) -> None:
+    path = write_bench(tmp_path, loop={"initial_size": 4, "query_size": 4, "iterations": 1, "budget": {"money": 100}},
+                       base={"annotator": {"name": "counting-oracle", "config": {"price": 0.5}}})
+    root = run_benchmark(path, registry=registry, progress=False)
+    assert sorted(c["round"] for c in train_log(tmp_path)) == [0, 0, 1, 1]
+    assert round0(root / "first" / "seed-1")["spent"] == (8, 4.0)  # each strategy paid for its own first batch

@@ -150,17 +150,9 @@ def run_cell(valid: ValidBenchmark, index: int, *, progress: bool | None = None)
 
 
 def _is_locked(run_dir: Path) -> bool:
-    from atgen_core.store import RunLock
+    from atgen_core.bench.status import is_held
 
-    if not (run_dir / "atgen.lock").exists():
-        return False
-    lock = RunLock(run_dir)
-    try:
-        lock.acquire()
-    except RunLockedError:
-        return True
-    lock.release()
-    return False
+    return is_held(run_dir)
 
 
 def _order(valid: ValidBenchmark) -> list[int]:
