@@ -314,3 +314,28 @@ def test_round_zero_is_not_shared_under_a_money_budget(tmp_path: Path, registry:
     root = run_benchmark(path, registry=registry, progress=False)
     assert sorted(c["round"] for c in train_log(tmp_path)) == [0, 0, 1, 1]
     assert round0(root / "first" / "seed-1")["spent"] == (8, 4.0)  # each strategy paid for its own first batch
+
+
+def test_an_adapter_saved_in_a_subfolder_is_copied_with_its_layout_and_loads(
+    tmp_path: Path, registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    original = fakes.FakeTrainer.train
+
+    def nested(self: Any, ctx: Any) -> Any:  # a trainer that saves into <output_dir>/adapter, like lora
+        return original(self, replace(ctx, output_dir=ctx.output_dir / "adapter"))
+
+    monkeypatch.setattr(fakes.FakeTrainer, "train", nested)
+    path = write_bench(tmp_path, strategies=[{"name": "test-random", "label": "a"},
+                                             {"name": "test-random", "label": "b", "config": {"crash_round": 9}}])
+    root = run_benchmark(path, registry=registry, progress=False)
+    imported = round0(root / "b" / "seed-1")
+    assert imported["train"]["adapter"] == str(root / "b" / "seed-1" / "adapters" / "round-0" / "adapter")
+    assert (root / "b" / "seed-1" / "adapters" / "round-0" / "adapter" / "known.json").is_file()
+    # Round 1 scored its candidates with the model loaded from the imported adapter, and the run finished.
+    store = RunStore(root / "b" / "seed-1", create=False)
+    assert [r for r, _, _ in store.metrics()] == [-1, 0, 1, 2]
+    assert (store.get_meta("status") or "").startswith("finished")
+    store.close()
+    assert sorted(c["round"] for c in train_log(tmp_path)) == [0, 1, 1, 2, 2]

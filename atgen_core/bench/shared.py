@@ -139,8 +139,14 @@ class SharedRound:
         if train is None or not rows or store.step_done(0, "evaluate") is None:
             return
 
+        adapter = Path(train["adapter"]) if train.get("adapter") else None
+        round_dir = experiment.run_dir / "adapters" / "round-0"
+        # Keep the trainer's layout (e.g. round-0/adapter/) when the adapter lies in the round's folder.
+        copied = round_dir if adapter is not None and adapter.is_relative_to(round_dir) else adapter
+
         def fill(tmp: Path) -> None:
             payload = {
+                "adapter_rel": str(adapter.relative_to(copied)) if adapter is not None and copied else None,
                 "source": str(experiment.run_dir),
                 "selection": store.selection(0),
                 "attempts": store.attempts(0),
@@ -151,8 +157,8 @@ class SharedRound:
                 "seconds": {step: s for r, step, s in store.timings() if r == 0},
             }
             (tmp / "round0.json").write_text(json.dumps(payload), encoding="utf-8")
-            if train.get("adapter") and Path(train["adapter"]).is_dir():
-                shutil.copytree(train["adapter"], tmp / "adapter")
+            if copied is not None and copied.is_dir():
+                shutil.copytree(copied, tmp / "adapter")
             _copy_if(experiment.run_dir / "generations" / "round-0.jsonl", tmp / "generations.jsonl")
 
         _publish(self.folder / "round-0", fill)
@@ -204,19 +210,21 @@ class SharedRound:
             store.record_result(0, result, a["annotator"])
         experiment.annotate()  # marks the annotation step and writes labels.jsonl
         seconds = payload.get("seconds", {})
-        self._import_training(experiment, payload["train"], source, float(seconds.get("train", 0.0)))
+        self._import_training(experiment, payload, source, float(seconds.get("train", 0.0)))
         experiment.import_evaluation(0, payload["metrics"], payload["generations"])
         _copy_if(self.folder / "round-0" / "generations.jsonl", experiment.run_dir / "generations" / "round-0.jsonl")
         return True
 
-    def _import_training(self, experiment: Experiment, info: dict[str, Any], source: str, seconds: float) -> None:
+    def _import_training(self, experiment: Experiment, payload: dict[str, Any], source: str, seconds: float) -> None:
+        """Copy the shared adapter into this run's ``adapters/round-0`` and record the training step."""
+        info: dict[str, Any] = payload["train"]
         adapter: str | None = None
-        if (self.folder / "round-0" / "adapter").is_dir():
+        if (self.folder / "round-0" / "adapter").is_dir() and payload.get("adapter_rel") is not None:
             target = experiment.run_dir / "adapters" / "round-0"
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(self.folder / "round-0" / "adapter", target)
-            adapter = str(target)
+            adapter = str(target / payload["adapter_rel"])
         experiment.store.mark_step(0, "train", 0.0, {**info, "adapter": adapter, "imported_from": source,
                                                      "source_seconds": seconds})
 
