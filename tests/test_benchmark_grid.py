@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -198,18 +198,22 @@ def test_benchmark_json_is_written_once_extended_and_never_overwritten(tmp_path:
 def test_a_cell_locked_by_another_process_is_skipped_then_waited_for(
     tmp_path: Path, registry: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(runner, "POLL_SECONDS", 0.05)
     path = write_bench(tmp_path)
     held = RunLock(tmp_path / "bench" / "random" / "seed-1")
     held.acquire()
-    timer = threading.Timer(1.0, held.release)
-    timer.start()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the other process finishes while the benchmark waits for it
+        waits.append(seconds)
+        held.release()
+
+    monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=time.perf_counter, sleep=sleep))
     caplog.set_level("INFO", logger="atgen")
     try:
         run_benchmark(path, registry=registry, progress=False)
     finally:
-        timer.cancel()
         held.release()
+    assert waits == [runner.POLL_SECONDS]
     assert "random seed 1: running elsewhere" in caplog.text
     assert "is running elsewhere: waiting for it" in caplog.text
     for label in ("random", "first"):
