@@ -51,6 +51,7 @@ class Calibration:
     prompts: int
 
     def describe(self) -> str:
+        """One line of the measured costs."""
         return (f"model load {self.load:.1f}s; training {self.train_fixed:.1f}s + {self.per_train_example:.2f}s "
                 f"per label (on up to {self.train_examples}); generation {self.per_prompt:.2f}s per prompt "
                 f"(batch of {self.prompts}); "

@@ -77,6 +77,7 @@ class BenchmarkCell:
     """Index of the cell's strategy in the benchmark's ``strategies``."""
 
     def title(self) -> str:
+        """``huds seed 1`` (with ``budget 32`` in an experimental-design sweep)."""
         return f"{self.label} seed {self.seed}" + (f" budget {self.budget}" if self.budget else "")
 
 

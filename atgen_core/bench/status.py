@@ -27,6 +27,7 @@ class CellStatus:
     held: bool = False
 
     def describe(self, rounds: int) -> str:
+        """The state as shown by ``--dry-run`` (``partial: 2/4 rounds, 16 labels``)."""
         text = self.state
         if self.state == "partial":
             text += f": {self.rounds_done}/{rounds} rounds, {self.labels} labels"
