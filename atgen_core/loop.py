@@ -19,7 +19,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,6 +178,8 @@ class Experiment:
         self._model: ModelHandle | None = None
         self._model_round: int | None = None
         self._drafts: dict[str, str] = {}
+        self.round_hook: Callable[[int], None] | None = None
+        """Called by ``run()`` after each evaluated round (``BASE_ROUND`` for the untrained model)."""
 
     # -- construction -----------------------------------------------------------------------------
 
@@ -193,7 +195,8 @@ class Experiment:
     ) -> Experiment:
         """Build an experiment from a spec object, a dict or a JSON file path.
 
-        ``cache_dir`` holds what may be shared between runs (input embeddings, converted models).
+        ``cache_dir`` holds what may be shared between runs (input embeddings); converted models live in
+        the user's model cache.
         """
         from atgen_core.plugins import get_registry
 
@@ -366,6 +369,7 @@ class Experiment:
         self.store.set_meta("status", "running")
         if loop.evaluate_untrained:
             self._evaluate(BASE_ROUND)
+            self._round_done(BASE_ROUND)
         rounds = loop.rounds
         reason = "iterations done"
         for round_ in range(rounds):
@@ -381,6 +385,7 @@ class Experiment:
             self._annotate(round_, ids)
             self._train(round_)
             values = self._evaluate(round_)
+            self._round_done(round_)
             if loop.stop_when and all(values.get(key, -math.inf) >= t for key, t in loop.stop_when.items()):
                 reason = "target reached: " + ", ".join(f"{k} >= {t}" for k, t in loop.stop_when.items())
                 break
@@ -395,6 +400,10 @@ class Experiment:
         summary = self.summary(reason)
         self._export_curve()
         return summary
+
+    def _round_done(self, round_: int) -> None:
+        if self.round_hook is not None:
+            self.round_hook(round_)
 
     def summary(self, reason: str = "") -> RunSummary:
         """Per-round metrics, labels and spend so far."""
@@ -797,7 +806,8 @@ class Experiment:
             return
         if set(generations) != {e.id for e in self.test}:
             raise AtgenError("import_evaluation: the generations do not cover this run's test set")
-        self.store.save_evaluation(round_, values, 0, [(e.id, generations[e.id]) for e in self.test])
+        n_labels = self.store.spent()[0] if round_ >= 0 else 0
+        self.store.save_evaluation(round_, values, n_labels, [(e.id, generations[e.id]) for e in self.test])
         self.store.mark_step(round_, "evaluate", 0.0, {"imported": True})
         self._export_metrics()
 
