@@ -120,7 +120,8 @@ def test_a_strategy_specific_problem_names_its_entry(tmp_path: Path, registry: A
 
 
 def test_label_schedule_reads_the_loop_generically() -> None:
-    plain = ExperimentSpec.model_validate({"name": "x", "data": {}, "strategy": "s",
+    plain = ExperimentSpec.model_validate({"name": "x", "data": {}, "strategy": "s", "annotator": "a", "trainer": "t",
+                                           "metrics": ["m"],
                                            "loop": {"initial_size": 4, "query_size": 8, "iterations": 3}}).loop
     assert label_schedule(plain) == [4, 12, 20, 28]
     assert label_schedule(plain, pool_size=15) == [4, 12, 15]
@@ -133,7 +134,9 @@ def test_label_schedule_reads_the_loop_generically() -> None:
 def test_cell_estimate_follows_the_documented_formula() -> None:
     cal = Calibration(load=2.0, train_fixed=0.5, per_train_example=1.0, per_prompt=0.1, per_metric_example=0.0,
                       per_embedded_text=0.0, pool_size=100, test_size=10, train_examples=4, prompts=4)
-    spec = ExperimentSpec.model_validate({"name": "x", "data": {}, "strategy": "s"})
+    spec = ExperimentSpec.model_validate(
+        {"name": "x", "data": {}, "strategy": "s", "annotator": "a", "trainer": "t", "metrics": ["m"]}
+    )
     needs_outputs = Requirements(generations=True)
     # base: 2 + 10 x 0.1; round 0: 0.5 + 4 + 1; round 1: 0.5 + 8 + 1 + 96 x 0.1; round 2: 0.5 + 12 + 1 + 92 x 0.1
     full = cell_seconds(cal, spec, needs_outputs, [4, 8, 12], rounds_done=0, base_done=False, round0_shared=False)
@@ -273,7 +276,10 @@ def round0(run_dir: Path) -> dict[str, Any]:
             "metrics": [(r, n, v) for r, n, v in store.metrics() if r <= 0],
             "generations": store.generations(0),
             "train": store.step_done(0, "train"),
-            "attempts": store.round_attempts(0),
+            "attempts": {
+                row[0]: {"cost": row[1], "meta": json.loads(row[2]) if row[2] else {}}
+                for row in store._execute("SELECT id, cost, meta FROM attempts WHERE round = 0")
+            },
             "spent": store.spent(),
         }
     finally:
