@@ -30,7 +30,14 @@ class LoraTrainerConfig(PluginConfig):
         description="'all-linear' (every linear layer except the output head) or a list of module names "
         "(e.g. ['q_proj', 'v_proj']). The output head (lm_head) is never adapted.",
     )
-    learning_rate: float = Field(5e-4, gt=0, le=1, description="Peak learning rate of AdamW.")
+    learning_rate: float = Field(
+        2e-3,
+        gt=0,
+        le=1,
+        description="Peak learning rate of AdamW. The default 2e-3 is measured for small models (SmolLM2-135M, "
+        "r=16, alpha=16) on 16-128 labels (benchmarks/training_parity.py): 5e-4 learnt much less from the same "
+        "labels (ROUGE-L 0.517 vs 0.572 at 64 labels). Lower it for models of a billion parameters or more.",
+    )
     epochs: int = Field(3, ge=1, le=1000, description="Passes over the labelled set per training round.")
     batch_size: int = Field(4, ge=1, le=4096, description="Examples per micro-batch.")
     gradient_accumulation: int = Field(1, ge=1, le=1024, description="Micro-batches per optimizer step.")
