@@ -51,6 +51,7 @@ from atgen_core.errors import AtgenError, StoreError
 from atgen_core.progress import make_progress
 from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, resolve_spec
 from atgen_core.store import RunLock, RunStore
+from atgen_core.tracking import RunTracking
 from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
@@ -245,7 +246,8 @@ class Experiment:
         if stored is not None:
             old = json.loads(stored)
             diff = _spec_diff(old, new)
-            blocking = [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)]
+            blocking = [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)
+                        and d.split(".")[0] != "tracking"]
             if blocking:
                 raise StoreError(
                     f"{self.run_dir} holds a run of a different spec (differs in: {', '.join(blocking)}); "
@@ -357,6 +359,16 @@ class Experiment:
 
     def run(self) -> RunSummary:
         """Run (or continue) the whole loop until an iteration, budget or metric stop."""
+        tracking = RunTracking.for_experiment(self)
+        try:
+            summary = self._run_rounds(tracking)
+        except BaseException as exc:
+            tracking.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+            raise
+        tracking.finish("finished", [self.run_dir / "learning_curve.png", self.run_dir / "metrics.csv"])
+        return summary
+
+    def _run_rounds(self, tracking: RunTracking) -> RunSummary:
         loop = self.spec.loop
         self.store.set_meta("status", "running")
         if loop.evaluate_untrained:
@@ -376,6 +388,7 @@ class Experiment:
             self._annotate(round_, ids)
             self._train(round_)
             values = self._evaluate(round_)
+            tracking.sync()
             if loop.stop_when and all(values.get(key, -math.inf) >= t for key, t in loop.stop_when.items()):
                 reason = "target reached: " + ", ".join(f"{k} >= {t}" for k, t in loop.stop_when.items())
                 break

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "atgen_core.cli.run_cmd",
     "atgen_core.cli.bench_cmd",
     "atgen_core.cli.annotate_cmd",
+    "atgen_core.cli.export_cmd",
 )
 
 
