@@ -28,11 +28,14 @@ class TrackedRun:
     """What a tracker is told about the atgen run it mirrors.
 
     ``spec`` is the run's canonical spec (JSON-compatible); ``tags`` are short strings (strategy,
-    annotator, trainer, model, atgen version) suitable as tracker tags.
+    annotator, trainer, model, atgen version) suitable as tracker tags. ``key`` identifies the atgen run
+    for good (its run directory and creation time): a tracker can tag its run with it and find that run
+    again even if a crash came between creating it and atgen storing its id.
     """
 
     name: str
     run_dir: Path
+    key: str = ""
     spec: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 

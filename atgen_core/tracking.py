@@ -90,7 +90,9 @@ class RunTracking:
             "atgen.trainer": experiment.trainer.name, "atgen.model": experiment.spec.model.path,
             "atgen.version": __version__, "atgen.run_dir": str(experiment.run_dir),
         }
-        tracking = cls(trackers, experiment.store, TrackedRun(experiment.spec.name, experiment.run_dir, spec, tags))
+        key = f"{experiment.run_dir.resolve()}@{experiment.store.get_meta('created') or ''}"
+        run = TrackedRun(experiment.spec.name, experiment.run_dir, key, spec, tags)
+        tracking = cls(trackers, experiment.store, run)
         tracking.start()
         return tracking
 
