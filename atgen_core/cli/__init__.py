@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "atgen_core.cli.bench_cmd",
     "atgen_core.cli.annotate_cmd",
     "atgen_core.cli.export_cmd",
+    "atgen_core.cli.plugin_new_cmd",
 )
 
 
