@@ -22,7 +22,7 @@ from atgen_core.cli import main
 from atgen_core.plugins import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*(REPO / "docs").rglob("*.md"), *(REPO / "plugins").glob("*/README.md")])
+SOURCES = sorted([REPO / "README.md", *(REPO / "docs").rglob("*.md"), *(REPO / "plugins").glob("*/README.md")])
 _BLOCK = re.compile(r"(?:<!-- docs-snippet: (?P<mark>\w+)[^>]*-->\s*\n)?```json\n(?P<body>.*?)\n```", re.S)
 
 
