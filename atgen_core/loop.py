@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.components import (
     AnnotationContext,
     Annotator,
@@ -65,6 +66,7 @@ from atgen_core.types import (
     Signals,
     TrainExample,
 )
+from atgen_core.verdict import load_reference, verdict
 
 if TYPE_CHECKING:
     from atgen_core.registry import Registry
@@ -79,7 +81,7 @@ BASE_ROUND = -1
 """Round index under which the untrained model's evaluation is stored."""
 
 # Spec fields that may change when a stored run is continued (to extend it).
-_EXTENDABLE = ("iterations", "budget", "stop_when")
+_EXTENDABLE = ("iterations", "schedule", "budget", "stop_when")
 
 
 class ComponentError(AtgenError):
@@ -95,6 +97,7 @@ class RunSummary:
     stop_reason: str = ""
     labels: int = 0
     money: float = 0.0
+    verdict: str = ""
 
     def table(self) -> str:
         """A plain-text table: one row per evaluated round."""
@@ -246,8 +249,11 @@ class Experiment:
         if stored is not None:
             old = json.loads(stored)
             diff = _spec_diff(old, new)
-            blocking = [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)
-                        and d.split(".")[0] != "tracking"]
+            blocking = [
+                d for d in diff
+                if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)
+                and d != "reference" and d.split(".")[0] != "tracking"
+            ]
             if blocking:
                 raise StoreError(
                     f"{self.run_dir} holds a run of a different spec (differs in: {', '.join(blocking)}); "
@@ -323,7 +329,7 @@ class Experiment:
         """Select the next batch (round ``n``), commit it and return its ids."""
         round_ = self._rounds_selected()
         if k is None:
-            k = self.spec.loop.initial_size if round_ == 0 else self.spec.loop.query_size
+            k = self.spec.loop.batch_size(round_) or self.spec.loop.query_size
         return self._select(round_, k)
 
     def _current_round(self) -> int:
@@ -373,10 +379,10 @@ class Experiment:
         self.store.set_meta("status", "running")
         if loop.evaluate_untrained:
             self._evaluate(BASE_ROUND)
-        rounds = 1 if loop.mode == "design" else loop.iterations + 1
+        rounds = loop.rounds
         reason = "iterations done"
         for round_ in range(rounds):
-            k = loop.initial_size if round_ == 0 else loop.query_size
+            k = loop.batch_size(round_)
             budget_left = self._labels_left()
             if budget_left == 0 or self._money_left() == 0.0:
                 reason = "budget spent"
@@ -412,7 +418,24 @@ class Experiment:
             {"round": r, "labels": n, "metrics": vals, "train_seconds": train_seconds.get(r)}
             for r, n, vals in self.store.metrics()
         ]
-        return RunSummary(self.run_dir, rounds, reason or (self.store.get_meta("status") or ""), n_labels, money)
+        summary = RunSummary(self.run_dir, rounds, reason or (self.store.get_meta("status") or ""), n_labels, money)
+        summary.verdict = self._verdict(rounds)
+        return summary
+
+    def _verdict(self, rounds: list[dict[str, Any]]) -> str:
+        """How this run's strategy compares with random, from the spec's reference file (atgen_core.verdict)."""
+        reference, source = None, ""
+        if self.spec.reference:
+            path = Path(self.spec.reference).expanduser()
+            if not path.is_absolute() and self.resolved.base_dir is not None:
+                path = self.resolved.base_dir / path
+            reference, source = load_reference(path), self.spec.reference
+            if reference is None:
+                return f"Verdict: the reference file {path} is missing or unreadable."
+        last = rounds[-1] if rounds else {"labels": 0, "metrics": {}}
+        metric = str(reference.get("metric")) if reference else ""
+        value = last["metrics"].get(metric) if reference else None
+        return verdict(self.strategy.name, int(last["labels"]), value, reference, source)
 
     # -- budget -----------------------------------------------------------------------------------
 
@@ -649,7 +672,7 @@ class Experiment:
             cache=self.store.cache(f"annotator:{name}"),
             run_dir=self.run_dir,
             progress=self.progress,
-            store=self.store,
+            store=RunAnnotationStore(self.store),
         )
         results: list[AnnotationResult] = []
         expected = {item.id for item in allowed}
