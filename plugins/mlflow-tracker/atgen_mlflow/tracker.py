@@ -22,6 +22,7 @@ from atgen_core import PluginConfig, TrackedRun, Tracker
 __all__ = ["MlflowConfig", "MlflowTracker", "local_tracking_uri"]
 
 RUN_KEY_TAG = "atgen.run_key"
+PARENT_TAG = "atgen.parent"
 _STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
 _BATCH = 100  # MLflow's log_batch accepts at most 100 params per call
@@ -43,6 +44,12 @@ class MlflowConfig(PluginConfig):
     experiment: str | None = Field(None, description="MLflow experiment name (default: the spec's name).")
     run_name: str | None = Field(None, description="MLflow run name (default: the spec's name).")
     log_artifacts: bool = Field(True, description="Upload the learning curve and metrics.csv at the end.")
+    parent: str | None = Field(
+        None,
+        description="Nest the run under the parent run of this name in the same experiment (created by the "
+        "first run that needs it), e.g. a benchmark's name: with a shared tracking_uri the grid shows as "
+        "parent and children.",
+    )
 
 
 class MlflowTracker(Tracker):
@@ -71,28 +78,40 @@ class MlflowTracker(Tracker):
 
         settings = self._settings()
         uri = settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
-        local = uri is None
-        if local:
+        if uri is None:
             (Path(run.run_dir) / "mlflow").mkdir(parents=True, exist_ok=True)
             uri = local_tracking_uri(run.run_dir)
         self._client = client = MlflowClient(tracking_uri=uri)
-        experiment_id = self._experiment_id(settings.experiment or run.name, run.run_dir if local else None)
+        experiment_id = self._experiment_id(settings.experiment or run.name, _artifact_root(uri))
         existing = self._existing_run(resumed_id, experiment_id, run.key)
         if existing is not None:
             client.update_run(existing, status="RUNNING")
             self._run_id = existing
             return existing
         tags = {**run.tags, RUN_KEY_TAG: run.key} if run.key else dict(run.tags)
+        if settings.parent:
+            tags["mlflow.parentRunId"] = self._parent_id(experiment_id, settings.parent)
         created = client.create_run(experiment_id, run_name=settings.run_name or run.name, tags=tags)
         self._run_id = str(created.info.run_id)
         return self._run_id
 
-    def _experiment_id(self, name: str, run_dir: Path | None) -> str:
+    def _experiment_id(self, name: str, artifact_root: Path | None) -> str:
         found = self._client.get_experiment_by_name(name)
         if found is not None:
             return str(found.experiment_id)
-        location = (Path(run_dir) / "mlflow" / "artifacts").resolve().as_uri() if run_dir is not None else None
+        location = artifact_root.resolve().as_uri() if artifact_root is not None else None
         return str(self._client.create_experiment(name, artifact_location=location))
+
+    def _parent_id(self, experiment_id: str, parent: str) -> str:
+        """The id of the parent run named ``parent`` (tagged ``atgen.parent``), created when missing."""
+        escaped = parent.replace("'", "\\'")
+        found = self._client.search_runs([experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{escaped}'",
+                                         max_results=1)
+        if found:
+            return str(found[0].info.run_id)
+        created = self._client.create_run(experiment_id, run_name=parent, tags={PARENT_TAG: parent})
+        self._client.set_terminated(created.info.run_id, status="FINISHED")
+        return str(created.info.run_id)
 
     def _existing_run(self, resumed_id: str | None, experiment_id: str, key: str) -> str | None:
         """The MLflow run to continue: the stored id if it still exists, else one tagged with ``key``."""
@@ -146,6 +165,13 @@ class MlflowTracker(Tracker):
         """End the MLflow run as FINISHED, FAILED or KILLED (a resume sets it RUNNING again)."""
         client, run_id = self._require()
         client.set_terminated(run_id, status=_STATUS.get(status, "FINISHED"))
+
+
+def _artifact_root(uri: str) -> Path | None:
+    """For a SQLite store, ``artifacts`` beside the database (MLflow's own default is ./mlruns in the working
+    directory); for a server, None (the server decides)."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix):]).parent / "artifacts" if uri.startswith(prefix) else None
 
 
 def _key(name: str) -> str:

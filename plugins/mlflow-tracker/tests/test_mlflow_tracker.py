@@ -199,3 +199,36 @@ def test_contract_and_light_import() -> None:
     assert isinstance(check_component(MlflowTracker), MlflowTracker)
     assert check_light_import("atgen_mlflow.hooks", (*HEAVY_MODULES, "mlflow")) == []
     assert check_light_import("atgen_mlflow.tracker", (*HEAVY_MODULES, "mlflow")) == []
+
+
+def test_a_benchmark_grid_is_one_parent_with_a_child_per_cell(  # type: ignore[no-untyped-def]
+    tmp_path: Path, registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atgen_core.benchmark import run_benchmark
+
+    monkeypatch.chdir(tmp_path)  # MLflow's own artifact default would be ./mlruns here
+
+    uri = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
+    (tmp_path / "shared").mkdir()
+    base = fake_spec(tmp_path, iterations=1)
+    base.pop("output_dir")
+    base["tracking"] = [{"name": "mlflow", "config": {"tracking_uri": uri, "experiment": "grid",
+                                                       "parent": "grid-bench"}}]
+    strategies = ["test-random", {"name": "test-random", "label": "again"}]
+    bench = {"name": "grid-bench", "base": base, "strategies": strategies, "seeds": [1, 2],
+             "output_dir": str(tmp_path / "bench")}
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(bench), encoding="utf-8")
+    run_benchmark(path, registry=registry, progress=False)
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("grid").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("atgen.parent") == "grid-bench"]
+    assert len(parents) == 1
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(runs) == 5 and len(children) == 4
+    assert sorted(r.info.run_name for r in children) == sorted(
+        f"grid-bench-{label}-s{seed}" for label in ("test-random", "again") for seed in (1, 2))
+    assert all([s for s, _ in history(client, r.info.run_id, "labels")] == [0, 4, 8] for r in children)
+    assert not (tmp_path / "mlruns").exists()
+    assert {a.path for a in client.list_artifacts(children[0].info.run_id)} >= {"metrics.csv"}
+    assert len(list((tmp_path / "shared" / "artifacts").rglob("metrics.csv"))) == 4  # beside the shared db
