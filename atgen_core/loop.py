@@ -12,13 +12,12 @@ for the same item.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import logging
 import math
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from atgen_core.annotation import RunAnnotationStore
+from atgen_core.atomic import atomic_open, atomic_write
 from atgen_core.components import (
     AnnotationContext,
     Annotator,
@@ -66,7 +66,6 @@ from atgen_core.types import (
     Signals,
     TrainExample,
 )
-from atgen_core.verdict import load_reference, verdict
 
 if TYPE_CHECKING:
     from atgen_core.registry import Registry
@@ -423,7 +422,9 @@ class Experiment:
         return summary
 
     def _verdict(self, rounds: list[dict[str, Any]]) -> str:
-        """How this run's strategy compares with random, from the spec's reference file (atgen_core.verdict)."""
+        """How this run's strategy compares with random, from the spec's reference file (analysis.reference)."""
+        from atgen_core.analysis.reference import load_reference, verdict
+
         reference, source = None, ""
         if self.spec.reference:
             path = Path(self.spec.reference).expanduser()
@@ -632,7 +633,8 @@ class Experiment:
             matrix = self._embed(round_, missing, [everything[i] for i in missing])
             known.update(zip(missing, matrix))
             ids_all = list(known)
-            _atomic_npz(cache_file, ids=np.array(ids_all), matrix=np.stack([known[i] for i in ids_all]))
+            with atomic_open(cache_file, "wb") as handle:
+                np.savez(handle, ids=np.array(ids_all), matrix=np.stack([known[i] for i in ids_all]))
         ids = list(texts)
         return Embeddings(ids, np.stack([known[i] for i in ids]).astype(np.float32))
 
@@ -788,7 +790,7 @@ class Experiment:
         per_example: dict[str, Sequence[float]] = {}
         timings: dict[str, float] = {}
         for metric in self.metrics:
-            result = metric.compute(ctx)
+            result = metric.compute(dataclasses.replace(ctx, cache=self.store.cache(f"metric:{metric.name}")))
             values.update({k: float(v) for k, v in result.values.items()})
             per_example.update(result.per_example)
             timings[metric.name] = round(result.seconds, 3)
@@ -820,18 +822,16 @@ class Experiment:
         for attempt in self.store.attempts():
             example = self._by_id[attempt["id"]]
             lines.append(json.dumps({**attempt, "input": example.input}, ensure_ascii=False))
-        _atomic_text(path, "\n".join(lines) + ("\n" if lines else ""))
+        atomic_write(path, "\n".join(lines) + ("\n" if lines else ""))
 
     def _export_metrics(self) -> None:
         rows = self.store.metrics()
         keys = sorted({k for _, _, vals in rows for k in vals})
-        fd, tmp = tempfile.mkstemp(dir=self.run_dir, suffix=".tmp")
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+        with atomic_open(self.run_dir / "metrics.csv", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["round", "labels", *keys])
             for r, n, vals in rows:
                 writer.writerow([r, n, *(vals.get(k, "") for k in keys)])
-        os.replace(tmp, self.run_dir / "metrics.csv")
 
     def _export_generations(
         self, round_: int, predictions: Sequence[str], per_example: Mapping[str, Sequence[float]]
@@ -844,7 +844,7 @@ class Experiment:
                                      "references": list(example.references), "scores": scores},
                                     ensure_ascii=False))
         (self.run_dir / "generations").mkdir(exist_ok=True)
-        _atomic_text(self.run_dir / "generations" / f"{name}.jsonl", "\n".join(lines) + "\n")
+        atomic_write(self.run_dir / "generations" / f"{name}.jsonl", "\n".join(lines) + "\n")
 
     def _export_curve(self) -> None:
         rows = [(n, vals) for r, n, vals in self.store.metrics()]
@@ -879,19 +879,3 @@ def _spec_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
             out.extend(_spec_diff(old.get(key), new.get(key), f"{prefix}.{key}" if prefix else key))
         return out
     return [] if old == new else [prefix or "<root>"]
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
-def _atomic_npz(path: Path, **arrays: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    with os.fdopen(fd, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(tmp, path)
-

@@ -22,7 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     report = sub.add_parser("report", help="learning curves, savings against random, cost and selection bias")
     report.add_argument("paths", type=Path, nargs="+", help="run directories or a benchmark directory")
     report.add_argument("-o", "--output", type=Path, help="report folder (default: <first path>/report)")
-    report.add_argument("-m", "--metric", action="append", default=None, help="only these metric keys")
+    report.add_argument("-m", "--metric", action="append", default=None,
+                        help="only these metric keys (the first one is the headline verdict's)")
+    report.add_argument("--include-unfinished", action="store_true",
+                        help="keep runs that are still running or stopped early (skipped with a warning otherwise)")
     report.set_defaults(func=_report)
 
 
@@ -47,7 +50,7 @@ def _report(args: argparse.Namespace) -> int:
 
     output = args.output or (args.paths[0] / "report")
     try:
-        summary = build_report(args.paths, output, metrics=args.metric)
+        summary = build_report(args.paths, output, metrics=args.metric, include_unfinished=args.include_unfinished)
     except AtgenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -35,7 +35,7 @@ def _peft_deprecations_hidden() -> Iterator[None]:
         yield
 
 
-class LoraTrainer(Trainer):
+class LoraTrainer(Trainer[LoraTrainerConfig]):
     """Fine-tunes a causal (or seq2seq) LM with LoRA, DoRA, QLoRA or full fine-tuning (completion-only loss).
 
     ``load`` returns a :class:`TorchModelHandle` over the base model (with an adapter or fully
@@ -48,8 +48,6 @@ class LoraTrainer(Trainer):
     default: ClassVar[bool] = True
     """The default of its kind: specs that leave it out get this component."""
     Config = LoraTrainerConfig
-    config: LoraTrainerConfig
-
     # -- helpers -----------------------------------------------------------------------------------
 
     def _max_input_tokens(self, spec: ModelSpec) -> int:
