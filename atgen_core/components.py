@@ -5,8 +5,8 @@ first line) and a pydantic ``Config`` model. The loop validates the spec's ``con
 ``Config`` and builds the component with ``cls(config)``. Every kind has one small abstract method
 that takes a *context object*: new context fields can be added later without breaking plugins.
 
-Kinds: ``strategy``, ``annotator``, ``trainer``, ``metric``, ``data_source``, ``embedder`` and
-``scoring_backend``.
+Kinds: ``strategy``, ``annotator``, ``trainer``, ``metric``, ``data_source``, ``embedder``,
+``scoring_backend`` and ``tracker`` (whose base class lives in ``atgen_core.tracker``).
 Heavy libraries (torch, transformers, ...) must be imported inside methods, never at module import.
 """
 
@@ -512,6 +512,8 @@ class ScoringBackend(Component[ConfigT]):
         raise NotImplementedError(f"scoring backend {self.name!r} does not embed")
 
 
+from atgen_core.tracker import Tracker  # noqa: E402 - its own module; it subclasses Component (defined above)
+
 KINDS: dict[str, type[Component]] = {
     "strategy": Strategy,
     "annotator": Annotator,
@@ -520,5 +522,6 @@ KINDS: dict[str, type[Component]] = {
     "data_source": DataSource,
     "embedder": Embedder,
     "scoring_backend": ScoringBackend,
+    "tracker": Tracker,
 }
 """Component kind -> base class."""

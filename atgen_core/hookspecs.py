@@ -19,6 +19,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from atgen_core.components import Annotator, DataSource, Embedder, Metric, ScoringBackend, Strategy, Trainer
+    from atgen_core.tracker import Tracker
 
 PROJECT_NAME = "atgen"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -34,6 +35,7 @@ __all__ = [
     "atgen_register_metrics",
     "atgen_register_scoring_backends",
     "atgen_register_strategies",
+    "atgen_register_trackers",
     "atgen_register_trainers",
 ]
 
@@ -98,6 +100,17 @@ def atgen_register_scoring_backends() -> type[ScoringBackend] | Sequence[type[Sc
 
     Returns:
         A ``ScoringBackend`` subclass or a sequence of them.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def atgen_register_trackers() -> type[Tracker] | Sequence[type[Tracker]]:
+    """Register experiment trackers (MLflow, TensorBoard, ...), listed in a spec's ``tracking`` key.
+
+    Returns:
+        A ``Tracker`` subclass (see ``atgen_core.tracker``) or a sequence of them.
 
     .. versionadded:: 0.1
     """

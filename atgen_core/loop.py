@@ -52,6 +52,7 @@ from atgen_core.errors import AtgenError, StoreError
 from atgen_core.progress import make_progress
 from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, resolve_spec
 from atgen_core.store import RunLock, RunStore
+from atgen_core.tracking import RunTracking
 from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
@@ -252,7 +253,8 @@ class Experiment:
             diff = _spec_diff(old, new)
             blocking = [
                 d for d in diff
-                if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE) and d != "reference"
+                if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)
+                and d != "reference" and d.split(".")[0] != "tracking"
             ]
             if blocking:
                 raise StoreError(
@@ -365,6 +367,16 @@ class Experiment:
 
     def run(self) -> RunSummary:
         """Run (or continue) the whole loop until an iteration, budget or metric stop."""
+        tracking = RunTracking.for_experiment(self)
+        try:
+            summary = self._run_rounds(tracking)
+        except BaseException as exc:
+            tracking.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+            raise
+        tracking.finish("finished", [self.run_dir / "learning_curve.png", self.run_dir / "metrics.csv"])
+        return summary
+
+    def _run_rounds(self, tracking: RunTracking) -> RunSummary:
         loop = self.spec.loop
         self.store.set_meta("status", "running")
         if loop.evaluate_untrained:
@@ -386,6 +398,7 @@ class Experiment:
             self._train(round_)
             values = self._evaluate(round_)
             self._round_done(round_)
+            tracking.sync()
             if loop.stop_when and all(values.get(key, -math.inf) >= t for key, t in loop.stop_when.items()):
                 reason = "target reached: " + ", ".join(f"{k} >= {t}" for k, t in loop.stop_when.items())
                 break

@@ -217,6 +217,10 @@ class ExperimentSpec(_Strict):
     scoring: ComponentRef | None = Field(
         None, description="Scoring backend for the per-iteration generation pass (default: in-process)."
     )
+    tracking: list[ComponentRef] = Field(
+        default_factory=list,
+        description="Experiment trackers mirroring the run (e.g. ['mlflow']); a failing tracker only warns.",
+    )
     output_dir: str = Field("runs/{name}", description="Run directory; {name} is replaced by the spec name.")
     reference: str | None = Field(
         None,
@@ -271,6 +275,7 @@ class ResolvedSpec:
     embedder: ResolvedComponent | None
     base_dir: Path | None = None
     scoring: ResolvedComponent | None = None
+    tracking: tuple[ResolvedComponent, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -371,6 +376,10 @@ def _component_refs(raw: Mapping[str, Any]) -> Iterator[tuple[tuple[Any, ...], s
     if isinstance(metrics, list):
         for i, ref in enumerate(metrics):
             yield ("metrics", i), "metric", ref
+    tracking = raw.get("tracking", [])
+    if isinstance(tracking, list):
+        for i, ref in enumerate(tracking):
+            yield ("tracking", i), "tracker", ref
 
 
 def _resolve_ref(
@@ -456,6 +465,7 @@ def resolve_spec(
         embedder=embedder,
         base_dir=base_dir,
         scoring=resolved.get(("scoring",)),
+        tracking=tuple(resolved[("tracking", i)] for i in range(len(spec.tracking))),
     )
 
 
@@ -583,6 +593,7 @@ def build_schema(registry: Registry) -> dict[str, Any]:
         metrics=(list[_union_for("metric", registry)], _default_field(registry, "metric", "Metrics.", many=True)),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
         embedder=(_union_for("embedder", registry) | None, Field(None, description="Input embedder.")),  # type: ignore[maybe-unrecognized-str-typeform]
         scoring=(_union_for("scoring_backend", registry) | None, Field(None, description="Scoring backend.")),  # type: ignore[maybe-unrecognized-str-typeform]
+        tracking=(list[_union_for("tracker", registry)], Field([], description="Experiment trackers.")),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
     )
     schema = spec_model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

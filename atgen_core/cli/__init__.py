@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "atgen_core.cli.spec_cmd",
     "atgen_core.cli.run_cmd",
     "atgen_core.cli.bench_cmd",
+    "atgen_core.cli.export_cmd",
+    "atgen_core.cli.plugin_new_cmd",
 )
 
 
