@@ -442,10 +442,10 @@ class Experiment:
             reference, source = load_reference(path), self.spec.reference
             if reference is None:
                 return f"Verdict: the reference file {path} is missing or unreadable."
-        last = rounds[-1] if rounds else {"labels": 0, "metrics": {}}
-        metric = str(reference.get("metric")) if reference else ""
-        value = last["metrics"].get(metric) if reference else None
-        return verdict(self.strategy.name, int(last["labels"]), value, reference, source)
+        labels = int(rounds[-1]["labels"]) if rounds else 0
+        metrics: dict[str, float] = dict(rounds[-1]["metrics"]) if rounds else {}
+        value = metrics.get(str(reference.get("metric"))) if reference else None
+        return verdict(self.strategy.name, labels, value, reference, source)
 
     # -- budget -----------------------------------------------------------------------------------
 

@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="only these metric keys (the first one is the headline verdict's)")
     report.add_argument("--include-unfinished", action="store_true",
                         help="keep runs that are still running or stopped early (skipped with a warning otherwise)")
+    report.add_argument("--reference", type=Path, metavar="FILE",
+                        help="also write a reference file (per strategy, label count and seed) for the verdict "
+                        "of single runs whose spec names it (spec key 'reference')")
+    report.add_argument("--reference-metric", default="rougeL", help="metric kept in the reference file")
     report.set_defaults(func=_report)
 
 
@@ -90,4 +94,10 @@ def _report(args: argparse.Namespace) -> int:
         return exc.exit_code
     print((output / "report.md").read_text(encoding="utf-8"))
     print(f"wrote {output} ({summary['runs']} runs)")
+    if args.reference is not None:
+        from atgen_core.analysis.reference import write_reference
+
+        data = write_reference(args.paths[0], args.reference_metric, args.reference)
+        shown = ", ".join(data["curves"])
+        print(f"wrote {args.reference} ({args.reference_metric}; seeds {data['seeds']}; {shown})")
     return 0
