@@ -46,11 +46,12 @@ from atgen_core.components import (
     TrainContext,
     Trainer,
 )
-from atgen_core.data import load_data, seeded_subset
+from atgen_core.data import LoadedData, load_data, seeded_subset
 from atgen_core.errors import AtgenError, StoreError
+from atgen_core.preflight import check_spec
 from atgen_core.progress import make_progress
-from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, resolve_spec
-from atgen_core.store import RunLock, RunStore
+from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file
+from atgen_core.store import RunLock, RunStore, release_unstarted, run_has_progress
 from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
@@ -145,6 +146,7 @@ class Experiment:
         *,
         progress: bool | None = None,
         cache_dir: Path | None = None,
+        data: LoadedData | None = None,
     ) -> None:
         self.resolved = resolved
         self.spec = resolved.spec
@@ -152,12 +154,15 @@ class Experiment:
         self.progress = make_progress(progress)
         self.cache_dir = cache_dir
         self._lock = RunLock(self.run_dir)
-        self._lock.acquire()
         self._log_handler: logging.Handler | None = None
+        claimed = not self.run_dir.exists()
+        self._lock.acquire()
         try:
             self.store = RunStore(self.run_dir)
+            fresh = not self.store.has_progress()
+            claimed = claimed and fresh
             self._attach_log()
-            self._check_or_store_spec()
+            self._check_or_store_spec(fresh)
             self.strategy: Strategy = resolved.strategy.build()  # type: ignore[assignment]
             self.annotator: Annotator = resolved.annotator.build()  # type: ignore[assignment]
             self.trainer: Trainer = resolved.trainer.build()  # type: ignore[assignment]
@@ -168,14 +173,17 @@ class Experiment:
             self.scorer: ScoringBackend | None = (
                 resolved.scoring.build() if resolved.scoring is not None else None  # type: ignore[assignment]
             )
-            self.pool, self.test = self._load_examples()
+            self.pool, self.test = self._load_examples(data, fresh)
         except BaseException:
             self.close()
+            if claimed:
+                release_unstarted(self.run_dir)
             raise
         self._by_id: dict[str, Example] = {e.id: e for e in (*self.pool, *self.test)}
         self._model: ModelHandle | None = None
         self._model_round: int | None = None
         self._drafts: dict[str, str] = {}
+        """Drafts of the latest scored candidates; the selected ones are stored with the selection."""
 
     # -- construction -----------------------------------------------------------------------------
 
@@ -206,9 +214,16 @@ class Experiment:
             raw = spec.model_dump(mode="json", by_alias=True, exclude={"schema_"})
         else:
             raw = spec
-        resolved = resolve_spec(raw, registry, source=source, base_dir=base_dir)
-        target = run_dir if run_dir is not None else resolved.spec.run_dir(Path.cwd())
-        return cls(resolved, target, progress=progress, cache_dir=cache_dir)
+        target = run_dir
+        if target is None:
+            name, out = raw.get("name"), raw.get("output_dir", "runs/{name}")
+            if isinstance(name, str) and isinstance(out, str):
+                target = ExperimentSpec.model_construct(name=name, output_dir=out).run_dir(Path.cwd())
+        checked = check_spec(raw, registry, source=source, base_dir=base_dir, run_dir=target,
+                             load_data=target is None or not run_has_progress(target), cache_dir=cache_dir)
+        resolved = checked.resolved
+        target = target if target is not None else resolved.spec.run_dir(Path.cwd())
+        return cls(resolved, target, progress=progress, cache_dir=cache_dir, data=checked.data)
 
     @classmethod
     def resume(
@@ -218,18 +233,19 @@ class Experiment:
         from atgen_core.plugins import get_registry
 
         run_dir = Path(run_dir)
-        store = RunStore(run_dir, create=False)
+        store = RunStore(run_dir, read_only=True)
         try:
             raw = store.get_meta("spec")
             base = store.get_meta("base_dir")
+            started = store.has_progress()
         finally:
             store.close()
         if raw is None:
-            raise StoreError(f"{run_dir} holds no spec; it was never started")
+            raise StoreError(f"{run_dir} holds no spec; it was never started (run it with `atgen run SPEC`)")
         registry = registry if registry is not None else get_registry()
-        resolved = resolve_spec(json.loads(raw), registry, source=str(run_dir / "atgen.sqlite"),
-                                base_dir=Path(base) if base else None)
-        return cls(resolved, run_dir, progress=progress)
+        checked = check_spec(json.loads(raw), registry, source=str(run_dir / "atgen.sqlite"),
+                             base_dir=Path(base) if base else None, run_dir=run_dir, load_data=not started)
+        return cls(checked.resolved, run_dir, progress=progress, data=checked.data)
 
     def _attach_log(self) -> None:
         handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
@@ -239,14 +255,18 @@ class Experiment:
             log.setLevel(logging.INFO)
         self._log_handler = handler
 
-    def _check_or_store_spec(self) -> None:
+    def _check_or_store_spec(self, fresh: bool) -> None:
         new = _canonical_spec(self.spec)
         stored = self.store.get_meta("spec")
         if stored is not None:
             old = json.loads(stored)
             diff = _spec_diff(old, new)
             blocking = [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)]
-            if blocking:
+            if blocking and fresh:
+                log.warning("%s held a run that never got past its set-up (spec differed in: %s); "
+                            "this run takes it over", self.run_dir, ", ".join(blocking))
+                self.store.clear_examples()
+            elif blocking:
                 raise StoreError(
                     f"{self.run_dir} holds a run of a different spec (differs in: {', '.join(blocking)}); "
                     "choose another output_dir, or continue the stored run with `atgen resume "
@@ -260,14 +280,21 @@ class Experiment:
         if self.store.get_meta("created") is None:
             self.store.set_meta("created", str(time.time()))
 
-    def _load_examples(self) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
+    def _load_examples(
+        self, data: LoadedData | None, fresh: bool
+    ) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
         if self.store.has_examples():
-            return tuple(self.store.load_examples("pool")), tuple(self.store.load_examples("test"))
-        source = self.resolved.data_source.build()
-        assert isinstance(source, DataSource)
-        ctx = DataContext(seed=self.spec.seed, cache_dir=self.cache_dir, base_dir=self.resolved.base_dir)
-        data = load_data(source, self.spec.data, self.spec.seed, ctx)
-        source.close()
+            if not (fresh and data is not None):
+                return tuple(self.store.load_examples("pool")), tuple(self.store.load_examples("test"))
+            self.store.clear_examples()  # set-up never finished: the data just checked replaces it
+        if data is None:
+            source = self.resolved.data_source.build()
+            assert isinstance(source, DataSource)
+            ctx = DataContext(seed=self.spec.seed, cache_dir=self.cache_dir, base_dir=self.resolved.base_dir)
+            try:
+                data = load_data(source, self.spec.data, self.spec.seed, ctx)
+            finally:
+                source.close()
         self.store.save_examples("pool", data.pool)
         self.store.save_examples("test", data.test)
         log.info("data: %d pool examples, %d test examples", len(data.pool), len(data.test))
@@ -437,7 +464,8 @@ class Experiment:
         else:
             ids, info = self._strategy_select(round_, k, candidates)
             strategy_name = self.strategy.name
-        self.store.save_selection(round_, ids, strategy_name)
+        drafts = {i: self._drafts[i] for i in ids if i in self._drafts} if not warm_first else {}
+        self.store.save_selection(round_, ids, strategy_name, drafts)
         self.store.mark_step(round_, "select", time.perf_counter() - started, info)
         log.info("round %d: selected %d items with %s", round_, len(ids), strategy_name)
         return ids
@@ -446,6 +474,7 @@ class Experiment:
         self, round_: int, k: int, candidates: list[Example]
     ) -> tuple[list[str], dict[str, Any]]:
         requirements = self.strategy.requirements()
+        self._drafts = {}
         labelled = self.labelled()
         if requirements.labelled and not labelled.examples:
             raise ComponentError(
@@ -612,7 +641,8 @@ class Experiment:
             return []
         started = time.perf_counter()
         name = self.annotator.name
-        items = [AnnotationItem(self._by_id[i], draft=self._drafts.get(i)) for i in pending]
+        drafts = self.store.drafts(round_)  # stored with the selection: identical after a resume
+        items = [AnnotationItem(self._by_id[i], draft=drafts.get(i)) for i in pending]
         money_left = self._money_left()
         allowed: list[AnnotationItem] = []
         if money_left is None:

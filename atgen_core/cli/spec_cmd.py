@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``validate`` and ``schema`` sub-commands."""
     validate = sub.add_parser("validate", help="check a spec without running it (all problems at once)")
     validate.add_argument("spec", type=Path, help="experiment spec (JSON)")
+    validate.add_argument("-o", "--output-dir", type=Path, help="check this run directory instead of output_dir")
     validate.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
                           help="also load this module as a plugin (repeatable)")
     validate.set_defaults(func=_validate)
@@ -39,21 +40,28 @@ def load_registry_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from atgen_core.spec import load_spec_file, resolve_spec
+    from atgen_core.preflight import check_spec
+    from atgen_core.spec import load_spec_file
 
     registry = load_registry_for(args)
     try:
         raw = load_spec_file(args.spec)
-        resolved = resolve_spec(raw, registry, source=str(args.spec), base_dir=args.spec.resolve().parent)
+        name = raw.get("name") if isinstance(raw.get("name"), str) else "spec"
+        out = args.output_dir or Path(str(raw.get("output_dir", "runs/{name}")).replace("{name}", name)).expanduser()
+        checked = check_spec(raw, registry, source=str(args.spec), base_dir=args.spec.resolve().parent,
+                             run_dir=out if isinstance(raw.get("output_dir", ""), str) else None)
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
+    resolved = checked.resolved
     spec = resolved.spec
     print(
         f"{args.spec}: valid. strategy={resolved.strategy.name}, annotator={resolved.annotator.name}, "
         f"trainer={resolved.trainer.name}, metrics={','.join(m.name for m in resolved.metrics)}, "
         f"run dir={spec.run_dir()}"
     )
+    if checked.data is not None:
+        print(f"data: {len(checked.data.pool)} pool examples, {len(checked.data.test)} test examples")
     return 0
 
 
