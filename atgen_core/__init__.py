@@ -26,6 +26,7 @@ from atgen_core.components import (
     ModelContext,
     ModelSpec,
     PluginConfig,
+    PreflightContext,
     ScoringBackend,
     ScoringRequest,
     SelectionContext,
@@ -33,6 +34,7 @@ from atgen_core.components import (
     TrainContext,
     Trainer,
 )
+from atgen_core.errors import Problem
 from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
@@ -85,6 +87,8 @@ __all__ = [
     "ModelHandle",
     "ModelSpec",
     "PluginConfig",
+    "PreflightContext",
+    "Problem",
     "PoolView",
     "Requirements",
     "SamplingRequest",

@@ -70,7 +70,10 @@ def _component_paths(analysis: SpecAnalysis) -> Iterator[tuple[str, ResolvedComp
 
 
 def _preflight_one(component: ResolvedComponent, ctx: PreflightContext) -> list[SpecIssue]:
-    built: Component = component.build()
+    try:
+        built: Component = component.build()
+    except AtgenError as exc:
+        return [issue_from_message(str(exc), ctx.path)]
     try:
         return list(built.preflight(ctx))
     except AtgenError as exc:
@@ -155,9 +158,14 @@ def check_spec(
         issues.extend(i for i in found if analysis.relevant(i))
         if run_dir is not None and "output_dir" not in analysis.dropped:
             issues.extend(check_run_dir(run_dir))
-        if load_data and data_ok:
+        if load_data and ("data", "source") in analysis.components:
+            # Even when the source reported a problem (say, one missing file), the splits that do load
+            # are checked (columns, prompt fields); a problem already reported for a path is not repeated.
             found, data = _load(analysis, base_dir, cache_dir)
-            issues.extend(found)
+            known = {i.path for i in issues}
+            issues.extend(i for i in found if i.path not in known or data_ok)
+            if not data_ok:
+                data = None
     if issues or not analysis.exact:
         raise SpecError(issues, source=source)
     return CheckedSpec(resolved=analysis.resolved(base_dir, registry), data=data)

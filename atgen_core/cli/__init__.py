@@ -8,11 +8,15 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from atgen_core import __version__
+from atgen_core.errors import AtgenError
 
 COMMAND_MODULES = (
     "atgen_core.cli.plugins_cmd",
@@ -54,6 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted; the run directory keeps everything done so far (resume with `atgen resume`)",
               file=sys.stderr)
         code = 130
+    except AtgenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (``atgen ... | head``): stop quietly, like other command-line tools.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter from failing at exit
+        code = 141
+    except Exception:
+        traceback.print_exc()
+        print(
+            f"\nThis is a bug in atgen or in a plugin, not a mistake in your spec (atgen-core {__version__}). "
+            "Please report it with the traceback above.",
+            file=sys.stderr,
+        )
+        code = 1
     return code
 
 

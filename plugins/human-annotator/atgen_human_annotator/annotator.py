@@ -11,7 +11,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Annotator, PluginConfig
+from atgen_core import (
+    AnnotationContext,
+    AnnotationItem,
+    AnnotationResult,
+    Annotator,
+    PluginConfig,
+    PreflightContext,
+    Problem,
+)
 from atgen_core.errors import AtgenError
 from atgen_core.store import RunStore
 from atgen_human_annotator.config import HumanConfig
@@ -51,6 +59,17 @@ class HumanAnnotator(Annotator):
         """The page URL (with the access token) once the server runs."""
         self.serving = threading.Event()
         """Set when a batch is being served (for programs that embed the loop, and for tests)."""
+
+    def preflight(self, ctx: PreflightContext) -> list[Problem]:
+        """The guidelines file must exist and be readable (found before the run spends anything)."""
+        assert isinstance(self.config, HumanConfig)
+        if self.config.guidelines_file is None:
+            return []
+        try:
+            read_guidelines(self.config.guidelines_file, ctx.base_dir)
+        except AtgenError as exc:
+            return [Problem(ctx.field("guidelines_file"), str(exc).removeprefix("human annotator: "))]
+        return []
 
     def annotate(self, items: Sequence[AnnotationItem], ctx: AnnotationContext) -> Iterator[AnnotationResult]:
         """Serve ``items`` and yield each result as soon as the annotator saves or skips it."""

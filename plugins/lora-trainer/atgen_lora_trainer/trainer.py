@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from atgen_core import ModelContext, ModelSpec, TrainContext, Trainer, TrainResult
+from atgen_core import ModelContext, ModelSpec, PreflightContext, Problem, TrainContext, Trainer, TrainResult
 from atgen_lora_trainer.config import LoraTrainerConfig
 from atgen_lora_trainer.handle import TorchModelHandle
 from atgen_lora_trainer.loading import LoadedModel, load_base_model, resolve_device
+from atgen_lora_trainer.preflight import model_problems
 from atgen_lora_trainer.prompts import PromptFormat
 from atgen_lora_trainer.training import LoopSettings, run_training
 
@@ -47,6 +48,10 @@ class LoraTrainer(Trainer):
     name: ClassVar[str] = "lora"
     Config = LoraTrainerConfig
     config: LoraTrainerConfig
+
+    def preflight(self, ctx: PreflightContext) -> list[Problem]:
+        """The model path (or GGUF file) must exist, or be a well-formed hub id; no model is loaded."""
+        return model_problems(ctx.model, ctx.environ)
 
     # -- helpers -----------------------------------------------------------------------------------
 
