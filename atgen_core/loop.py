@@ -223,6 +223,7 @@ class Experiment:
                              load_data=target is None or not run_has_progress(target), cache_dir=cache_dir)
         resolved = checked.resolved
         target = target if target is not None else resolved.spec.run_dir(Path.cwd())
+        _refuse_other_spec(target, resolved.spec)
         return cls(resolved, target, progress=progress, cache_dir=cache_dir, data=checked.data)
 
     @classmethod
@@ -259,19 +260,13 @@ class Experiment:
         new = _canonical_spec(self.spec)
         stored = self.store.get_meta("spec")
         if stored is not None:
-            old = json.loads(stored)
-            diff = _spec_diff(old, new)
-            blocking = [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)]
+            diff, blocking = _spec_changes(json.loads(stored), new)
             if blocking and fresh:
                 log.warning("%s held a run that never got past its set-up (spec differed in: %s); "
                             "this run takes it over", self.run_dir, ", ".join(blocking))
                 self.store.clear_examples()
             elif blocking:
-                raise StoreError(
-                    f"{self.run_dir} holds a run of a different spec (differs in: {', '.join(blocking)}); "
-                    "choose another output_dir, or continue the stored run with `atgen resume "
-                    f"{self.run_dir}`"
-                )
+                raise _other_spec_error(self.run_dir, blocking)
             if diff:
                 log.info("continuing the stored run with changed %s", ", ".join(diff))
         self.store.set_meta("spec", json.dumps(new, sort_keys=True))
@@ -864,6 +859,34 @@ class Experiment:
         fig.tight_layout()
         fig.savefig(self.run_dir / "learning_curve.png", dpi=120)
         plt.close(fig)
+
+
+def _spec_changes(old: Any, new: Any) -> tuple[list[str], list[str]]:
+    """(every changed path, the changed paths that a stored run cannot take)."""
+    diff = _spec_diff(old, new)
+    return diff, [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)]
+
+
+def _other_spec_error(run_dir: Path, blocking: Sequence[str]) -> StoreError:
+    return StoreError(
+        f"{run_dir} holds a run of a different spec (differs in: {', '.join(blocking)}); choose another "
+        f"output_dir, or continue the stored run with `atgen resume {run_dir}`"
+    )
+
+
+def _refuse_other_spec(run_dir: Path, spec: ExperimentSpec) -> None:
+    """Refuse, before touching it, a run directory whose started run has a different spec."""
+    if not run_has_progress(run_dir):
+        return
+    store = RunStore(run_dir, read_only=True)
+    try:
+        stored = store.get_meta("spec")
+    finally:
+        store.close()
+    if stored is not None:
+        blocking = _spec_changes(json.loads(stored), _canonical_spec(spec))[1]
+        if blocking:
+            raise _other_spec_error(run_dir, blocking)
 
 
 def _spec_diff(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -54,13 +54,27 @@ def check_run_dir(run_dir: Path) -> list[SpecIssue]:
             return [SpecIssue(where, f"{run_dir} is a file, not a directory", hint="choose another output_dir")]
         if not os.access(run_dir, os.W_OK | os.X_OK):
             return [SpecIssue(where, f"{run_dir} is not writable", hint="fix its permissions or choose another output_dir")]
-        return []
+        return _store_problems(run_dir)
     parent = _nearest_existing(run_dir)
     if not parent.is_dir():
         return [SpecIssue(where, f"cannot create {run_dir}: {parent} is a file", hint="choose another output_dir")]
     if not os.access(parent, os.W_OK | os.X_OK):
         return [SpecIssue(where, f"cannot create {run_dir}: {parent} is not writable",
                           hint="fix its permissions or choose another output_dir")]
+    return []
+
+
+def _store_problems(run_dir: Path) -> list[SpecIssue]:
+    """A store already in ``run_dir`` must be readable by this atgen (never started over)."""
+    from atgen_core.errors import StoreError
+    from atgen_core.store import DB_NAME, RunStore
+
+    if not (run_dir / DB_NAME).exists():
+        return []
+    try:
+        RunStore(run_dir, read_only=True).close()
+    except StoreError as exc:
+        return [SpecIssue("output_dir", str(exc))]
     return []
 
 
