@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -182,6 +183,7 @@ class Experiment:
         self._by_id: dict[str, Example] = {e.id: e for e in (*self.pool, *self.test)}
         self._model: ModelHandle | None = None
         self._model_round: int | None = None
+        self._threads_warned = False
         self._drafts: dict[str, str] = {}
         """Drafts of the latest scored candidates; the selected ones are stored with the selection."""
 
@@ -381,6 +383,7 @@ class Experiment:
         """Run (or continue) the whole loop until an iteration, budget or metric stop."""
         loop = self.spec.loop
         self.store.set_meta("status", "running")
+        self._retrain_missing_latest()
         if loop.evaluate_untrained:
             self._evaluate(BASE_ROUND)
         rounds = 1 if loop.mode == "design" else loop.iterations + 1
@@ -699,8 +702,70 @@ class Experiment:
         info = self.store.step_done(round_, "train")
         if info is None:
             return self._adapter(round_ - 1)
-        path = info.get("adapter")
-        return Path(path) if path else None
+        path = self._stored_adapter(info.get("adapter"))
+        if path is not None and not path.exists():
+            raise StoreError(
+                f"the model trained in round {round_} is missing: {path} does not exist (deleted or moved?). "
+                "Restore that folder; atgen retrains only the latest round by itself (when no later label exists)"
+            )
+        return path
+
+    def _stored_adapter(self, stored: str | None) -> Path | None:
+        """An adapter path from the store: relative to the run directory (so runs can be moved and copied).
+
+        Runs written before paths were relative hold absolute paths; when the same ``adapters/...`` folder
+        exists in this run directory it is used (a copied run never reads the original's adapters).
+        """
+        if not stored:
+            return None
+        path = Path(stored)
+        if not path.is_absolute():
+            return self.run_dir / path
+        parts = path.parts
+        if "adapters" in parts:
+            local = self.run_dir.joinpath(*parts[len(parts) - parts[::-1].index("adapters") - 1:])
+            if local.exists() or not path.exists():
+                return local
+        return path
+
+    def _relative_adapter(self, path: Path | None) -> str | None:
+        if path is None:
+            return None
+        try:
+            return str(Path(path).resolve().relative_to(self.run_dir.resolve()))
+        except ValueError:
+            return str(path)  # saved outside the run directory: kept as given
+
+    def _check_threads(self) -> None:
+        """Record torch's thread count (results are bit-identical only at the same count); warn on change.
+
+        torch is never imported here: the count is read only when a trainer has already imported it.
+        """
+        torch = sys.modules.get("torch")
+        if torch is None or not hasattr(torch, "get_num_threads"):
+            return
+        threads = str(torch.get_num_threads())
+        stored = self.store.get_meta("torch_threads")
+        if stored is None:
+            self.store.set_meta("torch_threads", threads)
+        elif stored != threads and not self._threads_warned:
+            self._threads_warned = True
+            log.warning("this run was trained with %s torch threads and now runs with %s: results may differ in "
+                        "the last digits from an uninterrupted run (set OMP_NUM_THREADS=%s to match)",
+                        stored, threads, stored)
+
+    def _retrain_missing_latest(self) -> None:
+        """Forget the training of the latest trained round when its adapter folder is gone and no later
+        label exists, so that it is retrained (training is deterministic: the same model comes back)."""
+        trained = [r for r in range(self._rounds_selected()) if self.store.step_done(r, "train") is not None]
+        if not trained:
+            return
+        latest = trained[-1]
+        path = self._stored_adapter(self.store.step_done(latest, "train").get("adapter"))  # type: ignore[union-attr]
+        later_labels = any(record.round > latest for record in self.store.labels())
+        if path is not None and not path.exists() and not later_labels:
+            log.warning("round %d: the trained model %s is missing; training it again", latest, path)
+            self.store.forget_step(latest, "train")
 
     def _model_for(self, round_: int) -> ModelHandle:
         """The model after training round ``round_`` (``-1``: the base model), loaded once."""
@@ -741,10 +806,11 @@ class Experiment:
         )
         seconds = time.perf_counter() - started
         self._model, self._model_round = result.model, round_
+        self._check_threads()
         self.store.mark_step(
             round_, "train", seconds,
             {
-                "adapter": str(result.adapter_path) if result.adapter_path else None,
+                "adapter": self._relative_adapter(result.adapter_path),
                 "loss": result.train_loss,
                 "steps": result.steps,
                 "examples": len(examples),
@@ -863,7 +929,7 @@ class Experiment:
 
 def _spec_changes(old: Any, new: Any) -> tuple[list[str], list[str]]:
     """(every changed path, the changed paths that a stored run cannot take)."""
-    diff = _spec_diff(old, new)
+    diff = [d for d in _spec_diff(old, new) if d != "output_dir"]  # a moved run keeps being the same run
     return diff, [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)]
 
 

@@ -236,12 +236,15 @@ class RunStore:
         if self.path.exists() and self.path.is_file() and self.path.stat().st_size == 0:
             raise StoreError(self._empty_store_message())
         self._lock = threading.RLock()
+        self._side_files = [p for p in (self.run_dir / (DB_NAME + "-wal"), self.run_dir / (DB_NAME + "-shm"))
+                            if read_only and not p.exists()]
         try:
             if read_only:
                 self._db = self._open_read_only()
             else:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+                self._check_version(int(self._db.execute("PRAGMA user_version").fetchone()[0]))
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._prepare_schema()
@@ -310,6 +313,12 @@ class RunStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        # A read-only look leaves the folder as it was: SQLite's -wal/-shm files it had to create are
+        # removed again when they hold nothing (a writer that opened the store since would keep them busy).
+        for side in self._side_files:
+            with contextlib.suppress(OSError):
+                if side.exists() and (side.name.endswith("-shm") or side.stat().st_size == 0):
+                    side.unlink()
 
     def _execute(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -486,6 +495,10 @@ class RunStore:
             "INSERT OR REPLACE INTO steps (round, step, seconds, info, created) VALUES (?, ?, ?, ?, ?)",
             (round_, step, float(seconds), json.dumps(dict(info or {}), default=str), time.time()),
         )
+
+    def forget_step(self, round_: int, step: str) -> None:
+        """Mark a step as not done (so that it runs again); never used for steps that hold labels."""
+        self._execute("DELETE FROM steps WHERE round = ? AND step = ?", (round_, step))
 
     def timings(self) -> list[tuple[int, str, float]]:
         return [tuple(r) for r in self._execute("SELECT round, step, seconds FROM steps ORDER BY round, created")]  # type: ignore[misc]
