@@ -51,7 +51,7 @@ from atgen_core.data import LoadedData, load_data, seeded_subset
 from atgen_core.errors import AtgenError, StoreError
 from atgen_core.preflight import check_spec
 from atgen_core.progress import make_progress
-from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file
+from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, raw_run_dir
 from atgen_core.store import RunLock, RunStore, release_unstarted, run_has_progress
 from atgen_core.types import (
     AnnotationItem,
@@ -216,11 +216,7 @@ class Experiment:
             raw = spec.model_dump(mode="json", by_alias=True, exclude={"schema_"})
         else:
             raw = spec
-        target = run_dir
-        if target is None:
-            name, out = raw.get("name"), raw.get("output_dir", "runs/{name}")
-            if isinstance(name, str) and isinstance(out, str):
-                target = ExperimentSpec.model_construct(name=name, output_dir=out).run_dir(Path.cwd())
+        target = run_dir if run_dir is not None else raw_run_dir(raw, Path.cwd())
         checked = check_spec(raw, registry, source=source, base_dir=base_dir, run_dir=target,
                              load_data=target is None or not run_has_progress(target), cache_dir=cache_dir)
         resolved = checked.resolved

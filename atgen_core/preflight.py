@@ -53,7 +53,8 @@ def check_run_dir(run_dir: Path) -> list[SpecIssue]:
         if not run_dir.is_dir():
             return [SpecIssue(where, f"{run_dir} is a file, not a directory", hint="choose another output_dir")]
         if not os.access(run_dir, os.W_OK | os.X_OK):
-            return [SpecIssue(where, f"{run_dir} is not writable", hint="fix its permissions or choose another output_dir")]
+            return [SpecIssue(where, f"{run_dir} is not writable",
+                              hint="fix its permissions or choose another output_dir")]
         return _store_problems(run_dir)
     parent = _nearest_existing(run_dir)
     if not parent.is_dir():

@@ -26,18 +26,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
-    "LoadedSpec",
-    "SpecAnalysis",
-    "analyse_spec",
     "BudgetSpec",
     "ComponentRef",
     "DataSpec",
     "ExperimentSpec",
+    "LoadedSpec",
     "LoopSpec",
     "ResolvedComponent",
     "ResolvedSpec",
+    "SpecAnalysis",
+    "analyse_spec",
     "build_schema",
     "load_spec_file",
+    "raw_run_dir",
     "resolve_spec",
 ]
 
@@ -177,6 +178,15 @@ class ExperimentSpec(_Strict):
         return path
 
 
+def raw_run_dir(raw: Mapping[str, Any], base: Path | None = None) -> Path | None:
+    """The run directory a raw (maybe invalid) spec names, or ``None`` when its name or output_dir is unusable."""
+    name, out = raw.get("name"), raw.get("output_dir", "runs/{name}")
+    if not isinstance(name, str) or not isinstance(out, str):
+        return None
+    path = Path(out.replace("{name}", name)).expanduser()
+    return base / path if base is not None and not path.is_absolute() else path
+
+
 COMPONENT_FIELDS: tuple[tuple[str, str], ...] = (
     ("strategy", "strategy"),
     ("annotator", "annotator"),
@@ -258,11 +268,11 @@ def _plain(value: Any, path: tuple[Any, ...], issues: list[SpecIssue]) -> Any:
     return value
 
 
-def load_spec_file(path: str | Path) -> LoadedSpec:
+def load_spec_file(path: str | Path) -> dict[str, Any]:
     """Read a spec file as a dict; malformed JSON is reported with its line and column.
 
-    An empty file gets its own message; duplicate keys are kept as problems (``.issues``) that
-    :func:`resolve_spec` reports with every other problem.
+    An empty file gets its own message; duplicate keys are kept as problems (the returned dict is a
+    :class:`LoadedSpec` whose ``.issues`` :func:`resolve_spec` reports with every other problem).
     """
     file = Path(path)
     try:
@@ -510,7 +520,8 @@ def analyse_spec(raw: Mapping[str, Any], registry: Registry) -> SpecAnalysis:
     issues: list[SpecIssue] = list(getattr(raw, "issues", ()))
     non_finite = set(_non_finite(raw))
     issues.extend(
-        SpecIssue(path, "not a finite number: NaN and Infinity are not allowed in a spec") for path in sorted(non_finite)
+        SpecIssue(path, "not a finite number: NaN and Infinity are not allowed in a spec")
+        for path in sorted(non_finite)
     )
     spec: ExperimentSpec | None = None
     try:
@@ -608,7 +619,9 @@ def _cross_checks(
     yield from _size_checks(spec)
 
 
-def _stop_when_checks(spec: ExperimentSpec, resolved: Mapping[tuple[Any, ...], ResolvedComponent]) -> Iterator[SpecIssue]:
+def _stop_when_checks(
+    spec: ExperimentSpec, resolved: Mapping[tuple[Any, ...], ResolvedComponent]
+) -> Iterator[SpecIssue]:
     """Stopping thresholds must name a reported metric value and lie in its range."""
     from atgen_core.components import Metric
 

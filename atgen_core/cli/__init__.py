@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (``atgen ... | head``): stop quietly, like other command-line tools.
         with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter from failing at exit
+            sys.stdout = open(os.devnull, "w")
         code = 141
     except Exception:
         traceback.print_exc()

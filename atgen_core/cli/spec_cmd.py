@@ -41,15 +41,13 @@ def load_registry_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _validate(args: argparse.Namespace) -> int:
     from atgen_core.preflight import check_spec
-    from atgen_core.spec import load_spec_file
+    from atgen_core.spec import load_spec_file, raw_run_dir
 
     registry = load_registry_for(args)
     try:
         raw = load_spec_file(args.spec)
-        name = raw.get("name") if isinstance(raw.get("name"), str) else "spec"
-        out = args.output_dir or Path(str(raw.get("output_dir", "runs/{name}")).replace("{name}", name)).expanduser()
         checked = check_spec(raw, registry, source=str(args.spec), base_dir=args.spec.resolve().parent,
-                             run_dir=out if isinstance(raw.get("output_dir", ""), str) else None)
+                             run_dir=args.output_dir or raw_run_dir(raw))
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
         return 2

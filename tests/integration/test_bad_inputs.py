@@ -20,7 +20,7 @@ pytest.importorskip("atgen_lora_trainer")
 pytest.importorskip("atgen_openai_annotator")
 pytest.importorskip("atgen_human_annotator")
 
-from atgen_core.cli import main  # noqa: E402
+from atgen_core.cli import main
 
 TESTS = Path(__file__).parents[1]
 SECRET = "sk-proj-Abc123def456ghi789jkl012mno345"
