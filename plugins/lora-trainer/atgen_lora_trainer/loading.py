@@ -139,11 +139,25 @@ def _gguf_key(source: ModelSource) -> str:
     return f"{stem}-{digest.hexdigest()[:12]}"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _remove_stale_tmp(root: Path) -> None:
+    """Remove conversion folders left by killed processes: ``.tmp-<pid>-*`` of a dead process at once,
+    and any ``.tmp-*`` older than an hour (folders of older atgen versions carry no PID)."""
     now = time.time()
     for tmp in root.glob(".tmp-*"):
+        pid_text = tmp.name.split("-")[1] if tmp.name.count("-") >= 2 else ""
         try:
-            if now - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
+            dead = pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))
+            if dead or now - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
                 shutil.rmtree(tmp, ignore_errors=True)
         except OSError:
             pass
@@ -161,7 +175,7 @@ def convert_gguf(source: ModelSource, cache_root: Path) -> Path:
 
     cache_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(cache_root)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=cache_root))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
         gguf_model = AutoModelForCausalLM.from_pretrained(
