@@ -48,7 +48,7 @@ from atgen_core.components import (
     Trainer,
 )
 from atgen_core.data import LoadedData, load_data, seeded_subset
-from atgen_core.errors import AtgenError, StoreError
+from atgen_core.errors import AtgenError, SpecError, StoreError
 from atgen_core.preflight import check_spec
 from atgen_core.progress import make_progress
 from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, raw_run_dir
@@ -242,8 +242,16 @@ class Experiment:
         if raw is None:
             raise StoreError(f"{run_dir} holds no spec; it was never started (run it with `atgen run SPEC`)")
         registry = registry if registry is not None else get_registry()
-        checked = check_spec(json.loads(raw), registry, source=str(run_dir / "atgen.sqlite"),
-                             base_dir=Path(base) if base else None, run_dir=run_dir, load_data=not started)
+        try:
+            checked = check_spec(json.loads(raw), registry, source=str(run_dir / "atgen.sqlite"),
+                                 base_dir=Path(base) if base else None, run_dir=run_dir, load_data=not started)
+        except SpecError as exc:
+            if started:
+                raise
+            raise StoreError(
+                f"{exc}\nThis run never got past its set-up, so there is nothing to resume: fix the spec and "
+                f"start it with `atgen run SPEC.json` (it takes {run_dir} over)"
+            ) from None
         return cls(checked.resolved, run_dir, progress=progress, data=checked.data)
 
     def _attach_log(self) -> None:

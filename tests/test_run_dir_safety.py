@@ -258,3 +258,87 @@ def test_status_tells_a_live_run_from_a_dead_one(tmp_path: Path, registry) -> No
         assert f"status: running (process {os.getpid()})" in live.stdout
     finally:
         lock.release()
+
+
+# -- console, signals, threads --------------------------------------------------------------------------
+
+
+def test_quiet_runs_print_no_step_log_even_when_the_root_logger_is_configured(tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(make_spec(tmp_path / "run")))
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); from atgen_core.cli import main; "
+            f"sys.exit(main(['run', {str(spec_file)!r}, '-p', 'atgen_test_components', '-q']))")
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **ENV}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "INFO" not in proc.stderr and "selected" not in proc.stderr, proc.stderr
+    assert "round 1: selected 4 items" in (tmp_path / "run" / "run.log").read_text()
+
+
+def test_sigterm_stops_a_run_cleanly_and_it_resumes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    spec = make_spec(tmp_path / "run")
+    spec["trainer"] = {"name": "fake-trainer", "config": {"log_file": str(tmp_path / "train.log")}}
+    spec["loop"]["iterations"] = 3
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    slow = ("import sys, time, atgen_test_components as f\n"
+            "orig = f.FakeTrainer.train\n"
+            "def slow(self, ctx):\n    time.sleep(0.5)\n    return orig(self, ctx)\n"
+            "f.FakeTrainer.train = slow\n"
+            "from atgen_core.cli import main\n"
+            f"sys.exit(main(['run', {str(spec_file)!r}, '-p', 'atgen_test_components', '-q']))")
+    proc = subprocess.Popen([sys.executable, "-c", slow], env={**os.environ, **ENV}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not (tmp_path / "train.log").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err, err
+    assert lock_holder(tmp_path / "run") is None
+    status = cli("status", str(tmp_path / "run"))
+    assert "the process that ran it is gone" in status.stdout
+    resume = cli("resume", str(tmp_path / "run"), "-p", "atgen_test_components", "-q")
+    assert resume.returncode == 0, resume.stderr
+    store = RunStore(tmp_path / "run", read_only=True)
+    try:
+        assert len(store.labels()) == 16
+    finally:
+        store.close()
+
+
+def test_a_changed_torch_thread_count_is_recorded_and_warned_about(tmp_path: Path, registry,  # type: ignore[no-untyped-def]
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    import types
+
+    fake_torch = types.SimpleNamespace(get_num_threads=lambda: 4)
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    finish(make_spec(tmp_path / "run"), registry)
+    store = RunStore(tmp_path / "run", read_only=True)
+    assert store.get_meta("torch_threads") == "4"
+    store.close()
+    fake_torch.get_num_threads = lambda: 2
+    with caplog.at_level("WARNING", logger="atgen"):
+        finish(make_spec(tmp_path / "run", iterations=2), registry)
+    assert "trained with 4 torch threads and now runs with 2" in caplog.text
+
+
+def test_resuming_a_run_that_never_started_points_at_atgen_run(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    run_dir = tmp_path / "run"
+    spec = make_spec(run_dir)
+    Experiment.from_spec(spec, registry=registry, progress=False).close()
+    store = RunStore(run_dir)
+    stored = json.loads(store.get_meta("spec") or "{}")
+    stored["strategy"]["name"] = "gone-strategy"
+    store.set_meta("spec", json.dumps(stored))
+    store.close()
+    proc = cli("resume", str(run_dir), "-p", "atgen_test_components", "-q")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "unknown strategy" in proc.stderr and "never got past its set-up" in proc.stderr

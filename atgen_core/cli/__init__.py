@@ -11,7 +11,9 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -45,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that a stopped run closes its components, store and lock
+    (a human annotator's page stops and its ``annotate.url`` is removed) like after Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``atgen`` console script."""
     parser = build_parser()
@@ -52,8 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = int(args.func(args) or 0)
+    except Terminated:
+        print("terminated; the run directory keeps everything done so far (resume with `atgen resume`)",
+              file=sys.stderr)
+        code = 143
     except KeyboardInterrupt:
         print("interrupted; the run directory keeps everything done so far (resume with `atgen resume`)",
               file=sys.stderr)
@@ -74,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         code = 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return code
 
 

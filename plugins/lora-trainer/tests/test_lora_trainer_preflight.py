@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from atgen_core import ModelSpec, PreflightContext
 from atgen_lora_trainer import loading
 from atgen_lora_trainer.preflight import model_problems
 from atgen_lora_trainer.trainer import LoraTrainer
+
+from atgen_core import ModelSpec, PreflightContext
 
 
 def paths(spec: ModelSpec, env: dict[str, str] | None = None) -> dict[str, str]:
