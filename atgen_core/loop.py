@@ -51,6 +51,7 @@ from atgen_core.data import LoadedData, load_data, seeded_subset
 from atgen_core.errors import AtgenError, SpecError, StoreError
 from atgen_core.preflight import check_spec
 from atgen_core.progress import make_progress
+from atgen_core.rundir import other_spec_error, refuse_other_spec, relative_to_run, spec_changes, stored_adapter_path
 from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, raw_run_dir
 from atgen_core.store import RunLock, RunStore, release_unstarted, run_has_progress
 from atgen_core.types import (
@@ -79,8 +80,6 @@ OVER_BUDGET = "over the money budget"
 BASE_ROUND = -1
 """Round index under which the untrained model's evaluation is stored."""
 
-# Spec fields that may change when a stored run is continued (to extend it).
-_EXTENDABLE = ("iterations", "budget", "stop_when")
 
 
 class ComponentError(AtgenError):
@@ -221,7 +220,7 @@ class Experiment:
                              load_data=target is None or not run_has_progress(target), cache_dir=cache_dir)
         resolved = checked.resolved
         target = target if target is not None else resolved.spec.run_dir(Path.cwd())
-        _refuse_other_spec(target, resolved.spec)
+        refuse_other_spec(target, _canonical_spec(resolved.spec))
         return cls(resolved, target, progress=progress, cache_dir=cache_dir, data=checked.data)
 
     @classmethod
@@ -266,13 +265,13 @@ class Experiment:
         new = _canonical_spec(self.spec)
         stored = self.store.get_meta("spec")
         if stored is not None:
-            diff, blocking = _spec_changes(json.loads(stored), new)
+            diff, blocking = spec_changes(json.loads(stored), new)
             if blocking and fresh:
                 log.warning("%s held a run that never got past its set-up (spec differed in: %s); "
                             "this run takes it over", self.run_dir, ", ".join(blocking))
                 self.store.clear_examples()
             elif blocking:
-                raise _other_spec_error(self.run_dir, blocking)
+                raise other_spec_error(self.run_dir, blocking)
             if diff:
                 log.info("continuing the stored run with changed %s", ", ".join(diff))
         self.store.set_meta("spec", json.dumps(new, sort_keys=True))
@@ -706,39 +705,13 @@ class Experiment:
         info = self.store.step_done(round_, "train")
         if info is None:
             return self._adapter(round_ - 1)
-        path = self._stored_adapter(info.get("adapter"))
+        path = stored_adapter_path(self.run_dir, info.get("adapter"))
         if path is not None and not path.exists():
             raise StoreError(
                 f"the model trained in round {round_} is missing: {path} does not exist (deleted or moved?). "
                 "Restore that folder; atgen retrains only the latest round by itself (when no later label exists)"
             )
         return path
-
-    def _stored_adapter(self, stored: str | None) -> Path | None:
-        """An adapter path from the store: relative to the run directory (so runs can be moved and copied).
-
-        Runs written before paths were relative hold absolute paths; when the same ``adapters/...`` folder
-        exists in this run directory it is used (a copied run never reads the original's adapters).
-        """
-        if not stored:
-            return None
-        path = Path(stored)
-        if not path.is_absolute():
-            return self.run_dir / path
-        parts = path.parts
-        if "adapters" in parts:
-            local = self.run_dir.joinpath(*parts[len(parts) - parts[::-1].index("adapters") - 1:])
-            if local.exists() or not path.exists():
-                return local
-        return path
-
-    def _relative_adapter(self, path: Path | None) -> str | None:
-        if path is None:
-            return None
-        try:
-            return str(Path(path).resolve().relative_to(self.run_dir.resolve()))
-        except ValueError:
-            return str(path)  # saved outside the run directory: kept as given
 
     def _check_threads(self) -> None:
         """Record torch's thread count (results are bit-identical only at the same count); warn on change.
@@ -765,7 +738,7 @@ class Experiment:
         if not trained:
             return
         latest = trained[-1]
-        path = self._stored_adapter(self.store.step_done(latest, "train").get("adapter"))  # type: ignore[union-attr]
+        path = stored_adapter_path(self.run_dir, self.store.step_done(latest, "train").get("adapter"))  # type: ignore[union-attr]
         later_labels = any(record.round > latest for record in self.store.labels())
         if path is not None and not path.exists() and not later_labels:
             log.warning("round %d: the trained model %s is missing; training it again", latest, path)
@@ -814,7 +787,7 @@ class Experiment:
         self.store.mark_step(
             round_, "train", seconds,
             {
-                "adapter": self._relative_adapter(result.adapter_path),
+                "adapter": relative_to_run(self.run_dir, result.adapter_path),
                 "loss": result.train_loss,
                 "steps": result.steps,
                 "examples": len(examples),
@@ -929,43 +902,6 @@ class Experiment:
         fig.tight_layout()
         fig.savefig(self.run_dir / "learning_curve.png", dpi=120)
         plt.close(fig)
-
-
-def _spec_changes(old: Any, new: Any) -> tuple[list[str], list[str]]:
-    """(every changed path, the changed paths that a stored run cannot take)."""
-    diff = [d for d in _spec_diff(old, new) if d != "output_dir"]  # a moved run keeps being the same run
-    return diff, [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)]
-
-
-def _other_spec_error(run_dir: Path, blocking: Sequence[str]) -> StoreError:
-    return StoreError(
-        f"{run_dir} holds a run of a different spec (differs in: {', '.join(blocking)}); choose another "
-        f"output_dir, or continue the stored run with `atgen resume {run_dir}`"
-    )
-
-
-def _refuse_other_spec(run_dir: Path, spec: ExperimentSpec) -> None:
-    """Refuse, before touching it, a run directory whose started run has a different spec."""
-    if not run_has_progress(run_dir):
-        return
-    store = RunStore(run_dir, read_only=True)
-    try:
-        stored = store.get_meta("spec")
-    finally:
-        store.close()
-    if stored is not None:
-        blocking = _spec_changes(json.loads(stored), _canonical_spec(spec))[1]
-        if blocking:
-            raise _other_spec_error(run_dir, blocking)
-
-
-def _spec_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for key in sorted(set(old) | set(new)):
-            out.extend(_spec_diff(old.get(key), new.get(key), f"{prefix}.{key}" if prefix else key))
-        return out
-    return [] if old == new else [prefix or "<root>"]
 
 
 def _atomic_text(path: Path, text: str) -> None:

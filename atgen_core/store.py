@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -18,93 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atgen_core.errors import RunLockedError, StoreError
+from atgen_core.errors import StoreError
+from atgen_core.runlock import LOCK_NAME, RunLock, lock_holder
+from atgen_core.store_schema import MIGRATIONS, SCHEMA, STORE_VERSION
 from atgen_core.types import AnnotationResult, Example
 
 __all__ = ["STORE_VERSION", "LabelRecord", "RunLock", "RunStore", "lock_holder"]
 
 DB_NAME = "atgen.sqlite"
-LOCK_NAME = "atgen.lock"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS examples (
-    id TEXT PRIMARY KEY, role TEXT NOT NULL, position INTEGER NOT NULL,
-    input TEXT NOT NULL, prompt TEXT NOT NULL, target TEXT, refs TEXT NOT NULL, fields TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS selections (
-    round INTEGER NOT NULL, rank INTEGER NOT NULL, id TEXT NOT NULL, strategy TEXT NOT NULL,
-    created REAL NOT NULL, draft TEXT, PRIMARY KEY (round, id)
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    round INTEGER NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, text TEXT NOT NULL,
-    annotator TEXT NOT NULL, cost REAL NOT NULL, seconds REAL NOT NULL, error TEXT,
-    meta TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (round, id)
-);
-CREATE TABLE IF NOT EXISTS attempt_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL,
-    text TEXT NOT NULL, annotator TEXT NOT NULL, cost REAL NOT NULL, error TEXT, meta TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS labels (
-    id TEXT PRIMARY KEY, round INTEGER NOT NULL, text TEXT NOT NULL, annotator TEXT NOT NULL,
-    cost REAL NOT NULL, seconds REAL NOT NULL, created REAL NOT NULL, meta TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS steps (
-    round INTEGER NOT NULL, step TEXT NOT NULL, seconds REAL NOT NULL, info TEXT NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (round, step)
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    round INTEGER NOT NULL, key TEXT NOT NULL, value REAL, n_labels INTEGER NOT NULL,
-    PRIMARY KEY (round, key)
-);
-CREATE TABLE IF NOT EXISTS generations (
-    round INTEGER NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (round, id)
-);
-CREATE TABLE IF NOT EXISTS cache (
-    namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (namespace, key)
-);
-"""
-
-
-STORE_VERSION = 1
-"""Schema version of the run store (``PRAGMA user_version``); 0 is a store written before versioning."""
-
-# Migration n -> n + 1; each runs in one transaction. A store newer than STORE_VERSION is refused.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    0: (
-        "ALTER TABLE selections ADD COLUMN draft TEXT",
-        "CREATE TABLE IF NOT EXISTS attempt_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, "
-        "id TEXT NOT NULL, status TEXT NOT NULL, text TEXT NOT NULL, annotator TEXT NOT NULL, cost REAL NOT NULL, "
-        "error TEXT, meta TEXT NOT NULL, created REAL NOT NULL)",
-        "INSERT INTO attempt_log (round, id, status, text, annotator, cost, error, meta, created) "
-        "SELECT round, id, status, text, annotator, cost, error, meta, created FROM attempts ORDER BY created",
-    ),
-}
 
 _PROGRESS_TABLES = ("selections", "attempts", "labels", "steps", "metrics")
-
-
-def lock_holder(run_dir: Path) -> int | None:
-    """The PID of the live process holding ``run_dir``'s lock, or ``None`` when no process holds it."""
-    import fcntl
-
-    path = Path(run_dir) / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
 
 
 def run_has_progress(run_dir: Path) -> bool:
@@ -144,51 +66,6 @@ def release_unstarted(run_dir: Path) -> None:
             (run_dir / name).unlink()
     with contextlib.suppress(OSError):
         run_dir.rmdir()
-
-
-class RunLock:
-    """An exclusive, process-lifetime lock on a run directory (``fcntl.flock`` on a lock file)."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK_NAME
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        import fcntl
-
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except (FileExistsError, NotADirectoryError):
-            raise StoreError(f"cannot use {self.path.parent} as a run directory: a file is in the way") from None
-        except OSError as exc:
-            raise StoreError(
-                f"cannot lock the run directory {self.path.parent}: {exc.strerror} (read-only? no permission?); "
-                "choose a writable output_dir"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = ""
-            with contextlib.suppress(OSError):
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            os.close(fd)
-            who = f" (pid {holder})" if holder else ""
-            raise RunLockedError(
-                f"run directory {self.path.parent} is in use by another atgen process{who}; "
-                "wait for it to finish or stop it first"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            import fcntl
-
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
 
 
 def _log_attempt(db: sqlite3.Connection, round_: int, id_: str, status: str, text: str, annotator: str,
@@ -290,13 +167,13 @@ class RunStore:
         self._check_version(version)
         tables = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
         if tables == 0:
-            db.executescript(_SCHEMA)
+            db.executescript(SCHEMA)
             db.execute(f"PRAGMA user_version = {STORE_VERSION}")
             return
         while version < STORE_VERSION:
             db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _MIGRATIONS[version]:
+                for statement in MIGRATIONS[version]:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version + 1}")
             except BaseException:
@@ -304,7 +181,7 @@ class RunStore:
                 raise
             db.execute("COMMIT")
             version += 1
-        db.executescript(_SCHEMA)
+        db.executescript(SCHEMA)
 
     def version(self) -> int:
         """The store's schema version."""
