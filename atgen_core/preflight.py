@@ -99,12 +99,18 @@ def _preflight_one(component: ResolvedComponent, ctx: PreflightContext) -> list[
 
 def _preflight_components(
     analysis: SpecAnalysis, model: ModelSpec, base_dir: Path | None, run_dir: Path | None,
-    environ: Mapping[str, str],
+    environ: Mapping[str, str], with_data: bool,
 ) -> tuple[list[SpecIssue], bool]:
-    """Every component's own problems, and whether the data source reported none."""
+    """Every component's own problems, and whether the data source reported none.
+
+    Without ``with_data`` (a started run, whose examples are stored) the data source is not asked: its
+    files may have moved or changed since, and the run no longer reads them.
+    """
     issues: list[SpecIssue] = []
     data_ok = ("data", "source") in analysis.components
     for path, component in _component_paths(analysis):
+        if path == "data.source" and not with_data:
+            continue
         ctx = PreflightContext(path=path, model=model, base_dir=base_dir, run_dir=run_dir, environ=environ)
         found = _preflight_one(component, ctx)
         if path == "data.source" and found:
@@ -169,7 +175,7 @@ def check_spec(
     data: LoadedData | None = None
     if spec is not None:
         env = dict(os.environ) if environ is None else environ
-        found, data_ok = _preflight_components(analysis, spec.model, base_dir, run_dir, env)
+        found, data_ok = _preflight_components(analysis, spec.model, base_dir, run_dir, env, load_data)
         issues.extend(i for i in found if analysis.relevant(i))
         if run_dir is not None and "output_dir" not in analysis.dropped:
             issues.extend(check_run_dir(run_dir))

@@ -342,3 +342,22 @@ def test_resuming_a_run_that_never_started_points_at_atgen_run(tmp_path: Path, r
     proc = cli("resume", str(run_dir), "-p", "atgen_test_components", "-q")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "unknown strategy" in proc.stderr and "never got past its set-up" in proc.stderr
+
+
+def test_a_started_run_resumes_although_its_data_files_are_gone(tmp_path: Path) -> None:
+    pytest.importorskip("atgen_basics")
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"input": f"topic {i % 5} q{i}", "target": f"answer {i % 5}"}) + "\n"
+                            for i in range(30)))
+    spec = make_spec(tmp_path / "run")
+    spec["data"] = {"source": {"name": "files", "config": {"train": str(data)}}, "test_size": 6}
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    first = cli("run", str(spec_file), "-p", "atgen_test_components", "-q")
+    assert first.returncode == 0, first.stderr
+    data.unlink()  # the run stores its pool and test set: the file is no longer needed
+    spec["loop"]["iterations"] = 2
+    spec_file.write_text(json.dumps(spec))
+    again = cli("run", str(spec_file), "-p", "atgen_test_components", "-q")
+    assert again.returncode == 0, again.stderr
+    assert "labels: 12" in again.stdout

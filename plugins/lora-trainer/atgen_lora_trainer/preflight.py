@@ -32,6 +32,9 @@ def model_problems(spec: ModelSpec, environ: Mapping[str, str] | None = None) ->
         return [Problem(path, message)]
     if source.kind != "hub":
         return []
+    if spec.gguf_file is not None:
+        return [Problem("model.gguf_file", "a GGUF file inside a hub id is not supported",
+                        hint="download the .gguf and set model.path to its path")]
     hub_id = source.location
     if len(hub_id) > 96 or not _HUB_ID.match(hub_id) or "--" in hub_id or ".." in hub_id:
         return [Problem(

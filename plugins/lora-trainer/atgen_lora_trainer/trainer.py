@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from atgen_core import ModelContext, ModelSpec, PreflightContext, Problem, TrainContext, Trainer, TrainResult
 from atgen_lora_trainer.config import LoraTrainerConfig
 from atgen_lora_trainer.handle import TorchModelHandle
-from atgen_lora_trainer.loading import LoadedModel, load_base_model, resolve_device
+from atgen_lora_trainer.loading import LoadedModel, ModelUnavailableError, load_base_model, resolve_device
 from atgen_lora_trainer.preflight import model_problems
 from atgen_lora_trainer.prompts import PromptFormat
 from atgen_lora_trainer.training import LoopSettings, run_training
@@ -73,8 +73,8 @@ class LoraTrainer(Trainer):
         import torch
 
         if not torch.cuda.is_available():
-            raise RuntimeError(
-                "method: 'qlora' needs a CUDA GPU (4-bit bitsandbytes kernels); none is available here. "
+            raise ModelUnavailableError(
+                "trainer.config.method: 'qlora' needs a CUDA GPU (4-bit bitsandbytes kernels); none is available here. "
                 "Use method: lora on the CPU"
             )
         from transformers import BitsAndBytesConfig
