@@ -45,6 +45,8 @@ from atgen_core.types import (
 if TYPE_CHECKING:
     import numpy as np
 
+    from atgen_core.annotation import AnnotationStore
+
 __all__ = [
     "KINDS",
     "AnnotationContext",
@@ -152,6 +154,8 @@ class Component(ABC):
     name: ClassVar[str]
     kind: ClassVar[str] = ""
     Config: ClassVar[type[PluginConfig]] = EmptyConfig
+    default: ClassVar[bool] = False
+    """``True``: a spec that leaves out this kind gets this component (``Registry.default_name``)."""
 
     def __init__(self, config: PluginConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -273,8 +277,9 @@ class AnnotationContext:
     run_dir: Path | None = None
     progress: ProgressFn = no_progress
     guidelines: str | None = None
-    store: Any = None
-    """The run's ``RunStore`` (for annotators that manage their own persistence, e.g. a web app)."""
+    store: AnnotationStore | None = None
+    """What the annotator may read and write in the run store, for annotators that keep their own state
+    (e.g. a web page): see :class:`atgen_core.annotation.AnnotationStore`. ``None`` outside the loop."""
 
 
 class Annotator(Component):

@@ -195,7 +195,7 @@ def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str
                     f"(rows {seen_ids[example_id]} and {position}); ids must be unique"
                 )
             seen_ids[example_id] = position
-        elif spec.duplicates == "merge":
+        elif spec.duplicates == "merge" or (spec.duplicates == "merge-test" and split == "test"):
             example_id = _content_id(*content)
             if example_id in merged:
                 index = merged[example_id]
@@ -234,6 +234,23 @@ def seeded_subset(examples: Sequence[Example], size: int | None, seed: int, salt
     return [e for e in examples if e.id in chosen]
 
 
+def _merged_test_split(
+    rows: Sequence[Mapping[str, Any]], train: list[Example], spec: DataSpec, seed: int
+) -> LoadedData:
+    """duplicates == 'merge-test': a test set of merged inputs, a pool of single rows whose input is not in it."""
+    merged = build_examples(rows, spec, "test")
+    assert spec.test_size is not None
+    count = int(spec.test_size) if spec.test_size >= 1 else max(1, round(spec.test_size * len(merged)))
+    if count >= len(merged):
+        raise DataError(f"data.test_size: {count} test inputs leave no pool (the data has {len(merged)} inputs)")
+    test = seeded_subset(seeded_subset(merged, count, seed, "test"), spec.test_subset_size, seed, "test-subset")
+    held_out = {e.prompt for e in test}
+    pool = seeded_subset([e for e in train if e.prompt not in held_out], spec.pool_size, seed, "pool")
+    if not pool:
+        raise DataError("the pool is empty after splitting and subsetting")
+    return LoadedData(pool=tuple(pool), test=tuple(test))
+
+
 def load_data(
     source: DataSource, spec: DataSpec, seed: int, ctx: DataContext,
     rows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
@@ -249,7 +266,10 @@ def load_data(
             raise DataError(f"{path}: split {split!r} not found; available: {', '.join(splits)}")
         return list(source.load(split, ctx))
 
-    train = build_examples(read(spec.train_split, "data.train_split"), spec, spec.train_split)
+    train_rows = read(spec.train_split, "data.train_split")
+    train = build_examples(train_rows, spec, spec.train_split)
+    if spec.duplicates == "merge-test" and spec.test_split is None and not spec.id_column:
+        return _merged_test_split(train_rows, train, spec, seed)
     if spec.test_split is not None:
         test = build_examples(read(spec.test_split, "data.test_split"), spec, spec.test_split)
         test_ids = {e.id for e in test}

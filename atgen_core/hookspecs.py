@@ -1,7 +1,8 @@
 # mypy: disable-error-code="empty-body"
 """The hook specifications of atgen (pluggy project name ``atgen``).
 
-Each hook takes no arguments and returns one component class or a sequence of them. Plugins must
+Each registration hook takes no arguments and returns one component class or a sequence of them;
+``atgen_register_commands(cli)`` adds sub-commands to the ``atgen`` command line. Plugins must
 not import heavy libraries (torch, transformers, ...) at module import time: import them inside the
 component's methods so that ``atgen list-plugins`` stays fast.
 
@@ -10,6 +11,7 @@ component's methods so that ``atgen list-plugins`` stays fast.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -21,8 +23,12 @@ if TYPE_CHECKING:
 PROJECT_NAME = "atgen"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
+CommandGroup = argparse._SubParsersAction  # type: ignore[type-arg]
+"""What ``atgen_register_commands`` receives: the ``atgen`` parser's sub-command group (``argparse``)."""
+
 __all__ = [
     "atgen_register_annotators",
+    "atgen_register_commands",
     "atgen_register_data_sources",
     "atgen_register_embedders",
     "atgen_register_metrics",
@@ -92,6 +98,20 @@ def atgen_register_scoring_backends() -> type[ScoringBackend] | Sequence[type[Sc
 
     Returns:
         A ``ScoringBackend`` subclass or a sequence of them.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def atgen_register_commands(cli: CommandGroup) -> None:
+    """Add sub-commands to the ``atgen`` command line.
+
+    ``cli`` is the sub-command group of the ``atgen`` parser: call ``cli.add_parser(name, help=...)``,
+    add arguments, and ``set_defaults(func=handler)`` where ``handler(args: argparse.Namespace) -> int``
+    returns the exit code. Called once at start-up for every command (``atgen --help`` included), so
+    import nothing heavy here; import the command's code inside the handler. A plugin whose hook raises,
+    or that reuses an existing command name, adds no command and is reported; the others keep working.
 
     .. versionadded:: 0.1
     """

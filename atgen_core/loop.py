@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.components import (
     AnnotationContext,
     Annotator,
@@ -67,6 +68,7 @@ from atgen_core.types import (
     Signals,
     TrainExample,
 )
+from atgen_core.verdict import load_reference, verdict
 
 if TYPE_CHECKING:
     from atgen_core.registry import Registry
@@ -95,6 +97,7 @@ class RunSummary:
     stop_reason: str = ""
     labels: int = 0
     money: float = 0.0
+    verdict: str = ""
 
     def table(self) -> str:
         """A plain-text table: one row per evaluated round."""
@@ -348,7 +351,7 @@ class Experiment:
         """Select the next batch (round ``n``), commit it and return its ids."""
         round_ = self._rounds_selected()
         if k is None:
-            k = self.spec.loop.initial_size if round_ == 0 else self.spec.loop.query_size
+            k = self.spec.loop.batch_size(round_) or self.spec.loop.query_size
         return self._select(round_, k)
 
     def _current_round(self) -> int:
@@ -389,10 +392,10 @@ class Experiment:
         self._retrain_missing_latest()
         if loop.evaluate_untrained:
             self._evaluate(BASE_ROUND)
-        rounds = 1 if loop.mode == "design" else loop.iterations + 1
+        rounds = loop.rounds
         reason = "iterations done"
         for round_ in range(rounds):
-            k = loop.initial_size if round_ == 0 else loop.query_size
+            k = loop.batch_size(round_)
             budget_left = self._labels_left()
             if budget_left == 0 or self._money_left() == 0.0:
                 reason = "budget spent"
@@ -427,7 +430,24 @@ class Experiment:
             {"round": r, "labels": n, "metrics": vals, "train_seconds": train_seconds.get(r)}
             for r, n, vals in self.store.metrics()
         ]
-        return RunSummary(self.run_dir, rounds, reason or (self.store.get_meta("status") or ""), n_labels, money)
+        summary = RunSummary(self.run_dir, rounds, reason or (self.store.get_meta("status") or ""), n_labels, money)
+        summary.verdict = self._verdict(rounds)
+        return summary
+
+    def _verdict(self, rounds: list[dict[str, Any]]) -> str:
+        """How this run's strategy compares with random, from the spec's reference file (atgen_core.verdict)."""
+        reference, source = None, ""
+        if self.spec.reference:
+            path = Path(self.spec.reference).expanduser()
+            if not path.is_absolute() and self.resolved.base_dir is not None:
+                path = self.resolved.base_dir / path
+            reference, source = load_reference(path), self.spec.reference
+            if reference is None:
+                return f"Verdict: the reference file {path} is missing or unreadable."
+        last = rounds[-1] if rounds else {"labels": 0, "metrics": {}}
+        metric = str(reference.get("metric")) if reference else ""
+        value = last["metrics"].get(metric) if reference else None
+        return verdict(self.strategy.name, int(last["labels"]), value, reference, source)
 
     # -- budget -----------------------------------------------------------------------------------
 
@@ -667,7 +687,7 @@ class Experiment:
             cache=self.store.cache(f"annotator:{name}"),
             run_dir=self.run_dir,
             progress=self.progress,
-            store=self.store,
+            store=RunAnnotationStore(self.store),
         )
         results: list[AnnotationResult] = []
         expected = {item.id for item in allowed}

@@ -32,6 +32,7 @@ import pluggy
 from atgen_core import hookspecs
 from atgen_core.components import KINDS, NAME_PATTERN, Component, PluginConfig
 from atgen_core.registry import (
+    CommandProvider,
     ComponentInfo,
     Conflict,
     ConflictError,
@@ -406,6 +407,23 @@ def _call_impl(impl: Any) -> object:
     return impl.function()
 
 
+def _command_providers(pm: AtgenPluginManager, errors: dict[str, list[str]]) -> list[CommandProvider]:
+    """The ``atgen_register_commands`` implementations, sorted by plugin (wrappers become ``errors``)."""
+    out: list[CommandProvider] = []
+    for impl in pm.hook.atgen_register_commands.get_hookimpls():
+        if impl.hookwrapper or impl.wrapper:
+            errors.setdefault(impl.plugin_name, []).append("atgen_register_commands must not be a hook wrapper")
+        else:
+            out.append(CommandProvider(impl.plugin_name, impl.function))
+    return sorted(out, key=lambda c: c.plugin)
+
+
+def _with_origin(command: CommandProvider, record: PluginRecord | None) -> CommandProvider:
+    if record is None:
+        return command
+    return CommandProvider(command.plugin, command.register, record.distribution, record.version, record.module)
+
+
 def build_registry(pm: AtgenPluginManager) -> Registry:
     """Call every registration hook implementation on its own and collect the components.
 
@@ -440,6 +458,7 @@ def build_registry(pm: AtgenPluginManager) -> Registry:
                 elif isinstance(item, type) and issubclass(item, Component):
                     found.setdefault(plugin, []).append((kind, item))
 
+    commands = _command_providers(pm, errors)
     records = dict(pm.records)
     for plugin_name, plugin in pm.list_name_plugin():
         if plugin_name not in records and plugin is not None:
@@ -473,6 +492,7 @@ def build_registry(pm: AtgenPluginManager) -> Registry:
         key=lambda c: (kind_order[c.kind], c.name, _normalize(c.distribution or ""), c.plugin, c.class_path)
     )
     registry = Registry(
+        commands=[_with_origin(c, records.get(c.plugin)) for c in commands if c.plugin not in errors],
         failures=sorted(failures, key=lambda f: (f.plugin, f.error)),
         plugins=sorted([*records.values(), *pm.shadowed], key=lambda r: (r.plugin, _normalize(r.distribution or ""))),
         disabled=sorted(pm.disabled, key=lambda d: d.plugin),

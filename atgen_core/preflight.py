@@ -121,16 +121,20 @@ def _preflight_components(
 
 def _pool_checks(spec: ExperimentSpec, data: LoadedData) -> list[SpecIssue]:
     loop, pool = spec.loop, len(data.pool)
+    first = loop.batch_size(0)
+    where = "loop.schedule" if loop.schedule is not None else "loop.initial_size"
     issues = []
-    if loop.initial_size > pool:
-        issues.append(SpecIssue("loop.initial_size", f"larger than the pool ({pool} examples)",
-                                value=loop.initial_size, hint="lower it, or use more data"))
-    elif loop.mode == "iterative" and loop.iterations > 0 and loop.query_size > pool - loop.initial_size:
-        left = pool - loop.initial_size
+    if first > pool:
+        issues.append(SpecIssue(where, f"the first batch ({first}) is larger than the pool ({pool} examples)",
+                                value=first if loop.schedule is None else loop.schedule,
+                                hint="lower it, or use more data"))
+    elif loop.rounds > 1 and loop.batch_size(1) > pool - first:
+        left = pool - first
+        second = loop.batch_size(1)
         issues.append(SpecIssue(
-            "loop.query_size",
-            f"larger than what the first batch leaves in the pool ({pool} - {loop.initial_size} = {left})",
-            value=loop.query_size, hint="lower query_size or iterations, or use more data",
+            "loop.schedule" if loop.schedule is not None else "loop.query_size",
+            f"the second batch ({second}) is larger than what the first leaves in the pool ({pool} - {first} = {left})",
+            value=second, hint="lower query_size or iterations, or use more data",
         ))
     return issues
 

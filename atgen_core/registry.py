@@ -9,12 +9,13 @@ ambiguous plugin never stops the others from being used.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from atgen_core.components import KINDS, Component
 
 __all__ = [
+    "CommandProvider",
     "ComponentInfo",
     "Conflict",
     "ConflictError",
@@ -59,6 +60,18 @@ class ComponentInfo:
         """The distribution (or, for plugins registered directly, the plugin name) with its version."""
         who = self.distribution or self.plugin
         return f"{who} {self.version}" if self.version else who
+
+
+@dataclass(frozen=True)
+class CommandProvider:
+    """A plugin's ``atgen_register_commands`` implementation, called by the CLI at start-up."""
+
+    plugin: str
+    register: Callable[..., object]
+    """The hook implementation: ``register(cli)`` adds the plugin's sub-commands to ``cli``."""
+    distribution: str | None = None
+    version: str | None = None
+    module: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,8 @@ class Registry:
     disabled: list[DisabledPlugin] = field(default_factory=list)
     registrations: list[ComponentInfo] = field(default_factory=list)
     """Every registration, conflicting duplicates included, sorted by kind, name and provider."""
+    commands: list[CommandProvider] = field(default_factory=list)
+    """Plugins adding sub-commands to ``atgen`` (sorted by plugin name; failed plugins left out)."""
 
     def get(self, kind: str, name: str) -> ComponentInfo:
         """The component ``name`` of ``kind``; raises UnknownComponentError or ConflictError."""
@@ -201,6 +216,15 @@ class Registry:
         known = self.names(kind)
         failed = sorted({f.distribution or f.plugin for f in self.failures})
         raise UnknownComponentError(kind, name, known, close_matches(name, known), failed)
+
+    def default_name(self, kind: str) -> str | None:
+        """The component a spec gets when it leaves out ``kind``: the one whose class sets ``default = True``.
+
+        ``None`` when no installed component declares itself the default, or when several do (the spec
+        must then name one). The core never names a plugin's component itself.
+        """
+        declared = [info.name for info in self.all(kind) if getattr(info.cls, "default", False) is True]
+        return declared[0] if len(declared) == 1 else None
 
     def names(self, kind: str) -> list[str]:
         """Sorted component names of one kind."""

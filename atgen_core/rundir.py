@@ -21,7 +21,7 @@ __all__ = [
     "stored_adapter_path",
 ]
 
-EXTENDABLE = ("iterations", "budget", "stop_when")
+EXTENDABLE = ("iterations", "schedule", "budget", "stop_when")
 """``loop`` fields that may change when a stored run is continued (to extend it)."""
 
 
@@ -38,7 +38,9 @@ def spec_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
 def spec_changes(old: Any, new: Any) -> tuple[list[str], list[str]]:
     """(every changed path, the changed paths that a stored run cannot take)."""
     diff = [d for d in spec_diff(old, new) if d != "output_dir"]  # a moved run is still the same run
-    return diff, [d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in EXTENDABLE)]
+    return diff, [
+        d for d in diff if not (d.startswith("loop.") and d.split(".")[1] in EXTENDABLE) and d != "reference"
+    ]
 
 
 def other_spec_error(run_dir: Path, blocking: Sequence[str]) -> StoreError:

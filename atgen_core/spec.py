@@ -9,6 +9,7 @@ the dotted JSON path (``strategy.config.lambda_``), the bad value and a hint.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from atgen_core.components import Component, ModelSpec, PluginConfig
 from atgen_core.errors import SpecError, SpecIssue
+from atgen_core.spec_defaults import default_field as _default_field
+from atgen_core.spec_defaults import with_declared_defaults
 from atgen_core.spec_file import LoadedSpec, dotted_path, load_spec_file
 
 if TYPE_CHECKING:
@@ -67,9 +70,10 @@ class ComponentRef(_Strict):
 class DataSpec(_Strict):
     """Where the data comes from and how rows become examples."""
 
-    source: ComponentRef = Field(
-        default_factory=lambda: ComponentRef(name="files"),
-        description="Data source component, e.g. {'name': 'files', 'config': {'train': 'data.jsonl'}}.",
+    source: ComponentRef | None = Field(
+        None,
+        description="Data source component, e.g. {'name': 'files', 'config': {'train': 'data.jsonl'}} "
+        "(default: the installed data source that declares itself the default).",
     )
     train_split: str = Field("train", description="Split that forms the unlabelled pool.")
     test_split: str | None = Field(None, description="Split used as the test set; None = hold out test_size rows.")
@@ -94,10 +98,13 @@ class DataSpec(_Strict):
     )
     pool_size: int | None = Field(None, ge=1, description="Use a seeded random subset of this many pool rows.")
     test_subset_size: int | None = Field(None, ge=1, description="Use a seeded random subset of the test rows.")
-    duplicates: Literal["keep", "merge"] = Field(
+    duplicates: Literal["keep", "merge", "merge-test"] = Field(
         "merge",
         description="Rows sharing one input: 'merge' makes one example whose references are all their "
-        "targets; 'keep' keeps them as separate examples.",
+        "targets; 'keep' keeps them as separate examples; 'merge-test' merges them in the test set only "
+        "(all references) while the pool keeps one example per row (each labelled with its own target) and "
+        "drops the rows whose input is in the test set (E2E-style data with few distinct inputs). Ignored "
+        "when id_column is set: ids then come from that column and every row is its own example.",
     )
     max_input_chars: int | None = Field(
         None, ge=1, description="Inputs longer than this are handled by on_oversized."
@@ -141,6 +148,55 @@ class LoopSpec(_Strict):
     scoring_subsample: int | None = Field(
         None, ge=1, description="Score only a seeded random subsample of this many unlabelled items per iteration."
     )
+    schedule: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="Label totals after each round, strictly increasing, e.g. [16, 32, 64, 128] (a doubling "
+        "schedule). Replaces initial_size, query_size and iterations: round 0 labels schedule[0] items, round r "
+        "schedule[r] - schedule[r-1].",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_from_schedule(cls, data: Any) -> Any:
+        """With a schedule, initial_size / iterations / query_size follow from it (explicit values must agree)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("schedule"), list):
+            return data
+        schedule = data["schedule"]
+        if not schedule or not all(isinstance(n, int) and not isinstance(n, bool) for n in schedule):
+            return data  # the field validation reports it
+        if any(n < 1 for n in schedule) or any(b <= a for a, b in itertools.pairwise(schedule)):
+            raise ValueError(f"schedule must hold positive, strictly increasing label totals, got {schedule}")
+        derived = {
+            "initial_size": schedule[0],
+            "iterations": len(schedule) - 1,
+            "query_size": schedule[1] - schedule[0] if len(schedule) > 1 else data.get("query_size", 16),
+        }
+        clash = [k for k, v in derived.items() if k in data and data[k] != v and k != "query_size"]
+        if len(schedule) > 1 and "query_size" in data and data["query_size"] != derived["query_size"]:
+            clash.append("query_size")
+        if clash:
+            raise ValueError(
+                f"schedule {schedule} replaces {', '.join(sorted(clash))}: give either the schedule or those fields"
+            )
+        if data.get("mode") == "design" and len(schedule) > 1:
+            raise ValueError("mode 'design' has one round; a schedule for it has one entry")
+        return {**data, **derived}
+
+    @property
+    def rounds(self) -> int:
+        """Rounds of selection (the first batch included)."""
+        if self.mode == "design":
+            return 1
+        return len(self.schedule) if self.schedule is not None else self.iterations + 1
+
+    def batch_size(self, round_: int) -> int:
+        """How many items round ``round_`` selects (0: the first batch)."""
+        if self.schedule is not None:
+            if round_ >= len(self.schedule):
+                return 0
+            return self.schedule[round_] - (self.schedule[round_ - 1] if round_ > 0 else 0)
+        return self.initial_size if round_ == 0 else self.query_size
 
 
 class ExperimentSpec(_Strict):
@@ -156,20 +212,23 @@ class ExperimentSpec(_Strict):
     model: ModelSpec = Field(default_factory=lambda: ModelSpec(), description="Model section.")
     loop: LoopSpec = Field(default_factory=lambda: LoopSpec(), description="Loop section.")
     strategy: ComponentRef = Field(description="Selection strategy.")
-    annotator: ComponentRef = Field(
-        default_factory=lambda: ComponentRef(name="oracle"), description="Annotator."
-    )
-    trainer: ComponentRef = Field(default_factory=lambda: ComponentRef(name="lora"), description="Trainer.")
-    metrics: list[ComponentRef] = Field(
-        default_factory=lambda: [ComponentRef(name="rouge")], description="Metrics computed on the test set."
-    )
+    # Left out: the installed component that declares itself the default (`with_declared_defaults`).
+    annotator: ComponentRef = Field(description="Annotator.")
+    trainer: ComponentRef = Field(description="Trainer.")
+    metrics: list[ComponentRef] = Field(description="Metrics computed on the test set.")
     embedder: ComponentRef | None = Field(
-        None, description="Input embedder for diversity strategies (default: sentence-transformers if needed)."
+        None, description="Input embedder for diversity strategies (default: the declared default, if needed)."
     )
     scoring: ComponentRef | None = Field(
         None, description="Scoring backend for the per-iteration generation pass (default: in-process)."
     )
     output_dir: str = Field("runs/{name}", description="Run directory; {name} is replaced by the spec name.")
+    reference: str | None = Field(
+        None,
+        description="Optional reference measurements of this task (a JSON file written by `atgen report "
+        "--reference`, path relative to the spec): the run then ends with a verdict on how its strategy "
+        "compares with random over the reference's seeds.",
+    )
 
     def run_dir(self, base: Path | None = None) -> Path:
         """The run directory, relative paths resolved against ``base`` (the working directory)."""
@@ -284,18 +343,12 @@ def _issues_from_validation(
 def _component_refs(raw: Mapping[str, Any]) -> Iterator[tuple[tuple[Any, ...], str, Any]]:
     """(path, kind, raw reference) for every component reference in a raw spec."""
     data = raw.get("data")
-    if isinstance(data, Mapping):
-        yield ("data", "source"), "data_source", data.get("source", {"name": "files"})
-    else:
-        yield ("data", "source"), "data_source", {"name": "files"}
-    defaults = {"annotator": "oracle", "trainer": "lora"}
+    if isinstance(data, Mapping) and "source" in data:
+        yield ("data", "source"), "data_source", data["source"]
     for field, kind in COMPONENT_FIELDS:
-        if field in raw:
-            if raw[field] is not None:
-                yield (field,), kind, raw[field]
-        elif field in defaults:
-            yield (field,), kind, defaults[field]
-    metrics = raw.get("metrics", ["rouge"])
+        if raw.get(field) is not None:
+            yield (field,), kind, raw[field]
+    metrics = raw.get("metrics")
     if isinstance(metrics, list):
         for i, ref in enumerate(metrics):
             yield ("metrics", i), "metric", ref
@@ -405,7 +458,10 @@ def _delete_at(data: Any, loc: tuple[Any, ...]) -> bool:
     return False
 
 
-_PLACEHOLDERS = {("name",): "spec", ("data",): {}, ("strategy",): {"name": "?"}}
+_PLACEHOLDERS: dict[tuple[Any, ...], Any] = {
+    ("name",): "spec", ("data",): {}, ("strategy",): {"name": "?"}, ("annotator",): {"name": "?"},
+    ("trainer",): {"name": "?"}, ("metrics",): [],
+}
 
 
 def _lenient_spec(raw: Mapping[str, Any]) -> tuple[ExperimentSpec | None, set[str]]:
@@ -434,6 +490,7 @@ def _lenient_spec(raw: Mapping[str, Any]) -> tuple[ExperimentSpec | None, set[st
 def analyse_spec(raw: Mapping[str, Any], registry: Registry) -> SpecAnalysis:
     """Validate a raw spec in both phases and run the cross-checks; collect every problem, raise none."""
     issues: list[SpecIssue] = list(getattr(raw, "issues", ()))
+    raw = with_declared_defaults(raw, registry)
     non_finite = set(_non_finite(raw))
     issues.extend(
         SpecIssue(path, "not a finite number: NaN and Infinity are not allowed in a spec")
@@ -453,6 +510,9 @@ def analyse_spec(raw: Mapping[str, Any], registry: Registry) -> SpecAnalysis:
         if component is not None:
             components[path] = component
 
+    if spec is not None and spec.data.source is None:
+        issues.append(SpecIssue("data.source", "no data source set, and no installed one is the default",
+                                hint="set data.source (see `atgen list-plugins --kind data_source`)"))
     exact = spec is not None
     dropped: set[str] = set(non_finite)
     if spec is None:
@@ -482,9 +542,6 @@ def resolve_spec(
     return analysis.resolved(base_dir, registry)
 
 
-DEFAULT_EMBEDDER = "sentence-transformers"
-
-
 def _needs_embeddings(strategy: ResolvedComponent) -> bool:
     from atgen_core.components import Strategy
 
@@ -497,9 +554,10 @@ def _needs_embeddings(strategy: ResolvedComponent) -> bool:
 
 
 def _default_embedder(registry: Registry) -> ResolvedComponent | None:
-    if DEFAULT_EMBEDDER not in registry.names("embedder"):
+    name = registry.default_name("embedder")
+    if name is None:
         return None
-    info = registry.get("embedder", DEFAULT_EMBEDDER)
+    info = registry.get("embedder", name)
     return ResolvedComponent(info=info, config=info.cls.Config())
 
 
@@ -524,12 +582,12 @@ def _cross_checks(
                 hint="use start 'warm' (a random first batch), or a cold-start strategy",
             )
         if _needs_embeddings(strategy) and ("embedder",) not in resolved and (
-            DEFAULT_EMBEDDER not in registry.names("embedder")
+            registry.default_name("embedder") is None
         ) and raw.get("embedder") is None:
             yield SpecIssue(
                 "embedder",
                 f"strategy {strategy.name!r} needs input embeddings but no embedder is set",
-                hint="set `embedder` (e.g. {'name': 'sentence-transformers'}) or install atgen-basics",
+                hint="set `embedder` (see `atgen list-plugins --kind embedder`) or install a plugin providing one",
             )
     yield from _stop_when_checks(spec, resolved)
     yield from _size_checks(spec)
@@ -623,16 +681,16 @@ def build_schema(registry: Registry) -> dict[str, Any]:
     data_model = create_model(
         "DataSpecWithSources",
         __base__=DataSpec,
-        source=(_union_for("data_source", registry), Field("files", description="Data source component.")),
+        source=(_union_for("data_source", registry), _default_field(registry, "data_source", "Data source component.")),
     )
     spec_model = create_model(
         "AtgenExperimentSpec",
         __base__=ExperimentSpec,
         data=(data_model, Field(description="Data section.")),
         strategy=(_union_for("strategy", registry), Field(description="Selection strategy.")),
-        annotator=(_union_for("annotator", registry), Field("oracle", description="Annotator.")),
-        trainer=(_union_for("trainer", registry), Field("lora", description="Trainer.")),
-        metrics=(list[_union_for("metric", registry)], Field(["rouge"], description="Metrics.")),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
+        annotator=(_union_for("annotator", registry), _default_field(registry, "annotator", "Annotator.")),
+        trainer=(_union_for("trainer", registry), _default_field(registry, "trainer", "Trainer.")),
+        metrics=(list[_union_for("metric", registry)], _default_field(registry, "metric", "Metrics.", many=True)),  # type: ignore[misc,arg-type,maybe-unrecognized-str-typeform]
         embedder=(_union_for("embedder", registry) | None, Field(None, description="Input embedder.")),  # type: ignore[maybe-unrecognized-str-typeform]
         scoring=(_union_for("scoring_backend", registry) | None, Field(None, description="Scoring backend.")),  # type: ignore[maybe-unrecognized-str-typeform]
     )

@@ -68,8 +68,9 @@ def release_unstarted(run_dir: Path) -> None:
         run_dir.rmdir()
 
 
-def _log_attempt(db: sqlite3.Connection, round_: int, id_: str, status: str, text: str, annotator: str,
-                 cost: float, error: str | None, meta: str, now: float) -> None:
+def log_attempt(db: sqlite3.Connection, round_: int, id_: str, status: str, text: str, annotator: str,
+                cost: float, error: str | None, meta: str, now: float) -> None:
+    """Append one annotation result to ``attempt_log`` (inside the caller's transaction)."""
     db.execute(
         "INSERT INTO attempt_log (round, id, status, text, annotator, cost, error, meta, created) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -323,7 +324,7 @@ class RunStore:
                 (round_, result.id, status, result.text, annotator, float(result.cost), float(result.seconds),
                  error, meta, now),
             )
-            _log_attempt(db, round_, result.id, status, result.text, annotator, float(result.cost), error, meta, now)
+            log_attempt(db, round_, result.id, status, result.text, annotator, float(result.cost), error, meta, now)
             if ok:
                 db.execute(
                     "INSERT OR REPLACE INTO labels (id, round, text, annotator, cost, seconds, created, meta) "
@@ -420,86 +421,3 @@ class RunStore:
             "INSERT OR REPLACE INTO cache (namespace, key, value, created) VALUES (?, ?, ?, ?)",
             (namespace, key, value, time.time()),
         )
-
-    # -- optimistic concurrency for annotation front-ends (e.g. the human web app) ------------------
-    # Added for atgen-human-annotator; purely additive. The revision of a result lives in the attempt's
-    # meta under "revision": 0 = no attempt yet, a stored attempt without the key counts as revision 1.
-
-    def latest_round(self) -> int | None:
-        """The highest round that has a selection (``None`` before the first selection)."""
-        row = self._one("SELECT MAX(round) FROM selections")
-        return None if row is None or row[0] is None else int(row[0])
-
-    def examples_by_id(self, ids: Sequence[str]) -> dict[str, Example]:
-        """The stored examples (any role) with these ids; unknown ids are left out."""
-        out: dict[str, Example] = {}
-        wanted = list(dict.fromkeys(ids))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            for r in self._execute(
-                f"SELECT id, input, prompt, target, refs, fields FROM examples WHERE id IN ({marks})", chunk
-            ):
-                out[r[0]] = Example(id=r[0], input=r[1], prompt=r[2], target=r[3], references=tuple(json.loads(r[4])),
-                                    fields=json.loads(r[5]))
-        return out
-
-    def round_attempts(self, round_: int) -> dict[str, dict[str, Any]]:
-        """Every attempt of ``round_`` by id, with its parsed ``meta`` and its ``revision``."""
-        rows = self._execute(
-            "SELECT id, status, text, annotator, cost, seconds, error, meta, created FROM attempts WHERE round = ?",
-            (round_,),
-        )
-        out: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            meta = json.loads(r[7]) if r[7] else {}
-            out[r[0]] = {
-                "id": r[0], "status": r[1], "text": r[2], "annotator": r[3], "cost": r[4], "seconds": r[5],
-                "error": r[6], "meta": meta, "created": r[8], "revision": self._revision(meta),
-            }
-        return out
-
-    def record_result_if_revision(
-        self, round_: int, result: AnnotationResult, annotator: str, expected_revision: int
-    ) -> tuple[bool, int]:
-        """Compare-and-swap form of :meth:`record_result` for editable results.
-
-        Commits ``result`` only if the item's stored revision in ``round_`` is still ``expected_revision``
-        (0 when it has no attempt yet); returns ``(True, new_revision)``, or ``(False, current_revision)``
-        and writes nothing. Unlike ``record_result``, the item's label always follows its latest result:
-        a non-``ok`` result removes a label this round gave it. An ``ok`` result needs non-empty text.
-        """
-        if result.status == "ok" and not result.text.strip():
-            raise ValueError(f"record_result_if_revision: empty label text for id {result.id!r}")
-        now = time.time()
-        with self.transaction() as db:
-            row = db.execute("SELECT meta FROM attempts WHERE round = ? AND id = ?", (round_, result.id)).fetchone()
-            current = 0 if row is None else self._revision(json.loads(row[0]) if row[0] else {})
-            if current != expected_revision:
-                return False, current
-            revision = current + 1
-            meta = json.dumps({**dict(result.meta), "revision": revision}, default=str)
-            db.execute(
-                "INSERT OR REPLACE INTO attempts (round, id, status, text, annotator, cost, seconds, error, meta,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (round_, result.id, result.status, result.text, annotator, float(result.cost),
-                 float(result.seconds), result.error, meta, now),
-            )
-            _log_attempt(db, round_, result.id, result.status, result.text, annotator, float(result.cost),
-                         result.error, meta, now)
-            if result.status == "ok":
-                db.execute(
-                    "INSERT OR REPLACE INTO labels (id, round, text, annotator, cost, seconds, created, meta) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (result.id, round_, result.text, annotator, float(result.cost), float(result.seconds), now,
-                     meta),
-                )
-            else:
-                db.execute("DELETE FROM labels WHERE id = ? AND round = ?", (result.id, round_))
-        return True, revision
-
-    @staticmethod
-    def _revision(meta: Mapping[str, Any]) -> int:
-        """The revision stored in an attempt's meta (1 for an attempt written without one)."""
-        value = meta.get("revision", 1)
-        return value if isinstance(value, int) and value >= 1 else 1

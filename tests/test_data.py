@@ -108,3 +108,17 @@ def test_dotted_columns_reach_into_nested_values() -> None:
     spec = DataSpec(input_column="question", target_column="answer.value", references_column="answer.aliases")
     example = build_examples(data, spec, "train")[0]
     assert example.references == ("Paris", "paris, france") and example.target == "Paris"
+
+
+def test_merge_test_keeps_pool_rows_apart_and_holds_test_inputs_out_of_the_pool() -> None:
+    data = [{"input": f"mr {i % 10}", "target": f"text {i}"} for i in range(50)]  # 10 inputs, 5 rows each
+    loaded = load_data(Rows({"train": data}), DataSpec(test_size=3, duplicates="merge-test"), 4, DataContext())
+    assert len(loaded.test) == 3
+    assert all(len(e.references) == 5 for e in loaded.test)  # merged: every reference of the input
+    test_inputs = {e.input for e in loaded.test}
+    assert len(loaded.pool) == 35  # the 7 other inputs x 5 rows, one example each
+    assert not test_inputs & {e.input for e in loaded.pool}
+    assert all(len(e.references) == 1 for e in loaded.pool)
+    assert len({e.id for e in loaded.pool}) == 35
+    with pytest.raises(DataError, match="leave no pool"):
+        load_data(Rows({"train": data}), DataSpec(test_size=10, duplicates="merge-test"), 4, DataContext())

@@ -315,3 +315,32 @@ def test_status_reports_progress_budget_and_last_metrics(tmp_path: Path, registr
     missing = subprocess.run([sys.executable, "-m", "atgen_core", "status", str(tmp_path / "nope")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "not an atgen run directory" in missing.stderr
+
+
+def test_a_doubling_schedule_selects_the_difference_each_round(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec(tmp_path)
+    spec["loop"] = {"schedule": [3, 6, 12, 24]}
+    with run(spec, registry) as experiment:
+        sizes = [len(experiment.store.selection(r) or []) for r in range(5)]
+        assert sizes == [3, 3, 6, 12, 0]
+        assert [n for _, n, _ in experiment.store.metrics()] == [0, 3, 6, 12, 24]
+    # the stored spec (with the derived sizes) reopens, and a longer schedule extends the run
+    spec["loop"] = {"schedule": [3, 6, 12, 24, 30]}
+    with run(spec, registry) as experiment:
+        assert [n for _, n, _ in experiment.store.metrics()] == [0, 3, 6, 12, 24, 30]
+
+
+@pytest.mark.parametrize(
+    ("loop", "message"),
+    [
+        ({"schedule": [8, 4]}, "strictly increasing"),
+        ({"schedule": [4, 8], "initial_size": 2}, "replaces initial_size"),
+        ({"schedule": [4, 8], "mode": "design"}, "one round"),
+    ],
+)
+def test_a_bad_schedule_is_a_spec_error(tmp_path: Path, registry, loop: dict[str, Any], message: str) -> None:  # type: ignore[no-untyped-def]
+    spec = make_spec(tmp_path)
+    spec["loop"] = loop
+    with pytest.raises(SpecError, match=message):
+        Experiment.from_spec(spec, registry=registry, progress=False)
+    assert not (tmp_path / "run").exists()

@@ -245,7 +245,7 @@ def render_text(registry: Registry, kinds: Sequence[str], *, verbose: bool = Fal
             if verbose:
                 lines.extend(_field_lines(info))
     else:
-        lines.append("no components found; install a plugin, e.g. `pip install atgen-baselines`")
+        lines.append("no components found; install a plugin (the plugin directory: docs/plugins/directory.md)")
     if registry.failures:
         lines.append("")
         lines.append("FAILED")

@@ -73,6 +73,8 @@ def _execute(make, quiet: bool) -> int:  # type: ignore[no-untyped-def]
             return exc.exit_code
     print(summary.table())
     print(f"stopped: {summary.stop_reason}; labels: {summary.labels}; spent: {summary.money:.4f}")
+    if summary.verdict:
+        print(summary.verdict)
     print(f"run directory: {summary.run_dir}")
     return 0
 

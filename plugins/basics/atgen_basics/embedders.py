@@ -62,6 +62,8 @@ class SentenceTransformerEmbedder(Embedder):
     """Sentence embeddings from a sentence-transformers model (default: local all-MiniLM-L6-v2)."""
 
     name: ClassVar[str] = "sentence-transformers"
+    default: ClassVar[bool] = True
+    """The default of its kind: specs that leave it out get this component."""
     Config = SentenceTransformerConfig
 
     def __init__(self, config: PluginConfig | None = None) -> None:

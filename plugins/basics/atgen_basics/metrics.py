@@ -123,6 +123,8 @@ class RougeMetric(Metric):
     """ROUGE F1 (rouge-score): mean over examples, best reference per example; 0-1."""
 
     name = "rouge"
+    default = True
+    """The default metric: specs without `metrics` get this one."""
     Config = RougeConfig
     config: RougeConfig
 

@@ -27,6 +27,8 @@ class OracleAnnotator(Annotator):
     """Labels from the gold target (simulated oracle); items without gold are reported as failed."""
 
     name: ClassVar[str] = "oracle"
+    default: ClassVar[bool] = True
+    """The default of its kind: specs that leave it out get this component."""
     Config = OracleConfig
 
     def max_cost(self, item: AnnotationItem) -> float:

@@ -99,6 +99,8 @@ class FilesSource(DataSource):
     """Local JSONL / JSON / CSV / Parquet files or saved `datasets` folders, one per split."""
 
     name: ClassVar[str] = "files"
+    default: ClassVar[bool] = True
+    """The default of its kind: specs that leave it out get this component."""
     Config = FilesConfig
 
     def _paths(self) -> dict[str, str]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
-import webbrowser
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -21,12 +19,9 @@ from atgen_core import (
     Problem,
 )
 from atgen_core.errors import AtgenError
-from atgen_core.store import RunStore
-from atgen_human_annotator.config import HumanConfig
+from atgen_human_annotator.config import HumanConfig, read_guidelines
 from atgen_human_annotator.desk import AnnotationDesk
-from atgen_human_annotator.guidelines import read_guidelines
-from atgen_human_annotator.security import PUBLIC_WARNING, Guard, is_loopback, load_or_create_token
-from atgen_human_annotator.server import URL_FILE, AnnotationServer
+from atgen_human_annotator.server import AnnotationServer, serve_desk
 
 __all__ = ["HumanAnnotator"]
 
@@ -49,10 +44,9 @@ class HumanAnnotator(Annotator):
     def __init__(self, config: PluginConfig | None = None) -> None:
         super().__init__(config)
         assert isinstance(self.config, HumanConfig)
-        if self.config.guidelines_file is not None:
-            path = Path(self.config.guidelines_file).expanduser()
-            if path.is_absolute() and not path.is_file():
-                raise AtgenError(f"human annotator: guidelines_file {str(path)!r} does not exist")
+        path = Path(self.config.guidelines_file or "").expanduser()
+        if path.is_absolute() and not path.is_file():
+            raise AtgenError(f"human annotator: guidelines_file {str(path)!r} does not exist")
         self._desk: AnnotationDesk | None = None
         self._server: AnnotationServer | None = None
         self.url: str | None = None
@@ -79,7 +73,10 @@ class HumanAnnotator(Annotator):
         desk = self._serve(ctx)
         desk.open_round(ctx.iteration, items)
         self.serving.set()
-        self._announce(ctx.iteration, len(items))
+        print(f"[atgen] round {ctx.iteration}: {len(items)} item(s) to annotate: open {self.url}", file=sys.stderr,
+              flush=True)
+        log.info("round %d: waiting for %d human answer(s) (URL with token in %s)", ctx.iteration, len(items),
+                 self._server.url_file if self._server else None)
         results = desk.results(ctx.iteration, [item.id for item in items], timeout=self.config.timeout_seconds)
         try:
             yield from ctx.progress(results, total=len(items), desc=f"human annotation, round {ctx.iteration}")
@@ -89,54 +86,24 @@ class HumanAnnotator(Annotator):
 
     def close(self) -> None:
         """Stop the web server (the page stops answering); the answers stay in the run store."""
-        server, self._server = self._server, None
-        self._desk = None
+        server, self._server, self._desk = self._server, None, None
         if server is not None:
             server.stop()
-
-    # -- helpers ------------------------------------------------------------------------------------
 
     def _serve(self, ctx: AnnotationContext) -> AnnotationDesk:
         assert isinstance(self.config, HumanConfig)
         store = ctx.store
-        if not isinstance(store, RunStore):
-            raise AtgenError(
-                "the human annotator needs the run store (AnnotationContext.store); run it through the atgen loop "
-                "(`atgen run`, or Experiment.annotate() in Python)"
-            )
-        if self._desk is not None and self._desk.store is store:
+        if store is None:
+            raise AtgenError("the human annotator needs the run store (AnnotationContext.store); run it through the "
+                             "atgen loop (`atgen run`, or Experiment.annotate() in Python)")
+        if self._desk is not None and self._desk.store.run_dir == store.run_dir:
+            self._desk.store = store  # the same run: the page keeps its URL between batches
             return self._desk
         self.close()
-        spec = json.loads(store.get_meta("spec") or "{}")
-        desk = AnnotationDesk(
-            store,
-            annotator=self.name,
-            guidelines=self._guidelines(store, ctx),
-            show_draft=self.config.show_draft,
-            mode="loop",
-            run_name=str(spec.get("name", "")),
-        )
-        guard = Guard(load_or_create_token(store.run_dir))
-        server = AnnotationServer(desk, guard, host=self.config.host, port=self.config.port,
-                                  run_dir_hint=str(store.run_dir), url_file=store.run_dir / URL_FILE)
-        self.url = server.start()
-        if not is_loopback(self.config.host):
-            log.warning(PUBLIC_WARNING.format(host=self.config.host))
-        self._desk, self._server = desk, server
-        if self.config.open_browser:
-            threading.Thread(target=webbrowser.open, args=(self.url,), daemon=True).start()
-        return desk
-
-    def _guidelines(self, store: RunStore, ctx: AnnotationContext) -> str | None:
-        assert isinstance(self.config, HumanConfig)
-        if self.config.guidelines is not None:
-            return self.config.guidelines
-        if self.config.guidelines_file is not None:
-            return read_guidelines(self.config.guidelines_file, store.get_meta("base_dir"))
-        return ctx.guidelines
-
-    def _announce(self, round_: int, n: int) -> None:
-        assert self._server is not None
-        print(f"[atgen] round {round_}: {n} item(s) to annotate: open {self.url}", file=sys.stderr, flush=True)
-        log.info("round %d: waiting for %d human answer(s) at %s (URL with token in %s)", round_, n,
-                 self._server.base_url, self._server.url_file)
+        guidelines = self.config.guidelines_text(store.base_dir())
+        self._desk = AnnotationDesk(store, annotator=self.name, guidelines=ctx.guidelines if guidelines is None
+                                    else guidelines, show_draft=self.config.show_draft, mode="loop",
+                                    run_name=str(store.spec().get("name", "")))
+        self._server = serve_desk(self._desk, self.config.host, self.config.port, open_browser=self.config.open_browser)
+        self.url = self._server.url
+        return self._desk

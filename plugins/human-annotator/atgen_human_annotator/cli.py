@@ -1,132 +1,114 @@
 """``atgen annotate RUN_DIR``: serve the latest selection of a stopped run in the annotation page.
 
-Called by ``atgen_core.cli.annotate_cmd`` (which imports this module only when the command runs).
-The server holds the run's lock while it runs, so the loop cannot write to the run meanwhile; after
-Ctrl-C, ``atgen resume RUN_DIR`` continues the run with the answers given here.
+Added to the ``atgen`` command line by this plugin's ``atgen_register_commands`` hook; the web app is
+imported only when the command runs. The command holds the run's lock while it serves, so the loop
+cannot write to the run meanwhile; after Ctrl-C, ``atgen resume RUN_DIR`` continues with the answers.
 """
 
 from __future__ import annotations
 
-import json
-import signal
+import argparse
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from atgen_core.annotation import AnnotationStore, open_for_annotation
 from atgen_core.errors import AtgenError, RunLockedError
-from atgen_core.store import RunLock, RunStore
-from atgen_human_annotator.desk import AnnotationDesk
-from atgen_human_annotator.guidelines import read_guidelines
-from atgen_human_annotator.security import PUBLIC_WARNING, Guard, is_loopback, load_or_create_token
-from atgen_human_annotator.server import URL_FILE, AnnotationServer
+from atgen_human_annotator.config import HumanConfig, read_guidelines
+from atgen_human_annotator.security import URL_FILE
 
-__all__ = ["serve_run"]
+if TYPE_CHECKING:
+    from atgen_human_annotator.desk import AnnotationDesk
+
+__all__ = ["register", "serve_run"]
 
 
-def serve_run(
-    run_dir: Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    annotator: str = "human",
-    guidelines_file: Path | None = None,
-    open_browser: bool = False,
-    out: TextIO | None = None,
-    stop: threading.Event | None = None,
-) -> int:
-    """Serve the run's latest selection until Ctrl-C (or ``stop`` is set); returns the exit code."""
-    out = out if out is not None else sys.stdout
+def _port(value: str) -> int:
+    port = int(value) if value.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"--port must be from 0 to 65535 (0 picks a free port), got {value!r}")
+    return port
+
+
+def register(cli: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``annotate`` sub-command to the ``atgen`` command line."""
+    parser = cli.add_parser(
+        "annotate", help="label the latest selection of a run in a local web page",
+        description="Serve the pending items of the run's latest selection (and the ones you already did in "
+        "that round) in a local web page. Every answer is stored in the run at once; stop with Ctrl-C and "
+        "continue the run with `atgen resume RUN_DIR`.",
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
+    parser.add_argument("--port", type=_port, default=0, help="TCP port (default 0: a free port)")
+    parser.add_argument("--annotator", default="human", metavar="NAME", help="name stored with each answer")
+    parser.add_argument("--guidelines", type=Path, metavar="FILE",
+                        help="guidelines text file (default: the run's human annotator config, if any)")
+    parser.add_argument("--open-browser", action="store_true", help="open the page in the default browser")
+    parser.set_defaults(func=lambda args: serve_run(
+        args.run_dir, host=args.host, port=args.port, annotator=args.annotator, guidelines_file=args.guidelines,
+        open_browser=args.open_browser))
+
+
+def serve_run(run_dir: Path, *, host: str = "127.0.0.1", port: int = 0, annotator: str = "human",
+              guidelines_file: Path | None = None, open_browser: bool = False, out: TextIO | None = None,
+              stop: threading.Event | None = None) -> int:
+    """Serve the run's latest selection until Ctrl-C, SIGTERM or ``stop``; returns the exit code."""
+    name = annotator.strip()
     try:
-        return _serve(run_dir, host=host, port=port, annotator=annotator, guidelines_file=guidelines_file,
-                      open_browser=open_browser, out=out, stop=stop)
+        if not name or len(name) > 64 or not name.isprintable():
+            raise AtgenError("--annotator: give a short printable name (1 to 64 characters), e.g. --annotator alice")
+        try:
+            with open_for_annotation(Path(run_dir)) as store:
+                return _serve(store, name, host, port, guidelines_file, open_browser, out or sys.stdout, stop)
+        except RunLockedError as exc:
+            url_file = Path(run_dir) / URL_FILE
+            hint = (f" If it runs with the human annotator it already serves this page: the URL is in {url_file}."
+                    if url_file.exists() else "")
+            raise AtgenError(f"{exc}.{hint}") from None
     except AtgenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
 
 
-def _serve(
-    run_dir: Path, *, host: str, port: int, annotator: str, guidelines_file: Path | None, open_browser: bool,
-    out: TextIO, stop: threading.Event | None,
-) -> int:
-    name = annotator.strip()
-    if not name or len(name) > 64 or not name.isprintable():
-        raise AtgenError("--annotator: give a short printable name (1 to 64 characters), e.g. --annotator alice")
-    run_dir = Path(run_dir)
-    store = RunStore(run_dir, create=False)
-    lock = RunLock(run_dir)
-    try:
-        try:
-            lock.acquire()
-        except RunLockedError as exc:
-            url_file = run_dir / URL_FILE
-            hint = (f" If it runs with the human annotator it already serves this page: the URL is in {url_file}."
-                    if url_file.exists() else "")
-            raise AtgenError(f"{exc}.{hint}") from None
-        round_ = store.latest_round()
-        if round_ is None:
-            raise AtgenError(f"{run_dir} has no selection yet: start the run first (`atgen run SPEC`)")
-        spec = json.loads(store.get_meta("spec") or "{}")
-        human = _human_config(spec)
-        guidelines: str | None
-        if guidelines_file is not None:
-            guidelines = read_guidelines(guidelines_file, None, field="--guidelines")
-        elif human.get("guidelines"):
-            guidelines = str(human["guidelines"])
-        elif human.get("guidelines_file"):
-            guidelines = read_guidelines(str(human["guidelines_file"]), store.get_meta("base_dir"))
-        else:
-            guidelines = None
-        desk = AnnotationDesk(store, annotator=name, guidelines=guidelines,
-                              show_draft=bool(human.get("show_draft", True)), mode="cli",
-                              run_name=str(spec.get("name", "")))
-        desk.open_round(round_)
-        server = AnnotationServer(desk, Guard(load_or_create_token(run_dir)), host=host, port=port,
-                                  run_dir_hint=str(run_dir), url_file=run_dir / URL_FILE)
-        url = server.start()
-        if not is_loopback(host):
-            print(PUBLIC_WARNING.format(host=host), file=sys.stderr)
-        try:
-            counts = desk.counts()
-            print(f"round {round_} of {run_dir}: {counts['pending']} of {counts['total']} item(s) to annotate",
-                  file=out)
-            print(f"open {url}", file=out)
-            print(f"stop with Ctrl-C, then continue the run with `atgen resume {run_dir}`", file=out, flush=True)
-            if open_browser:
-                import webbrowser
+def _serve(store: AnnotationStore, name: str, host: str, port: int, guidelines_file: Path | None,
+           open_browser: bool, out: TextIO, stop: threading.Event | None) -> int:
+    from atgen_human_annotator.desk import AnnotationDesk  # the web app is imported only when the command runs
+    from atgen_human_annotator.server import serve_desk
 
-                threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-            _wait(desk, out, stop)
-        finally:
-            server.stop()
-        counts = desk.counts()
-        print(f"stopped: {counts['ok']} saved, {counts['skipped']} skipped, {counts['pending']} left", file=out,
-              flush=True)
-        return 0
-    finally:
-        lock.release()
-        store.close()
-
-
-def _human_config(spec: dict[str, Any]) -> dict[str, Any]:
+    round_ = store.latest_round()
+    if round_ is None:
+        raise AtgenError(f"{store.run_dir} has no selection yet: start the run first (`atgen run SPEC`)")
+    spec = store.spec()
     ref = spec.get("annotator")
-    if isinstance(ref, dict) and ref.get("name") == "human" and isinstance(ref.get("config"), dict):
-        return dict(ref["config"])
-    return {}
+    config = HumanConfig.model_validate(ref.get("config") or {}) if isinstance(ref, dict) and ref.get(
+        "name") == "human" else HumanConfig()
+    guidelines = (read_guidelines(guidelines_file, None, field="--guidelines") if guidelines_file is not None
+                  else config.guidelines_text(store.base_dir()))
+    desk = AnnotationDesk(store, annotator=name, guidelines=guidelines, show_draft=config.show_draft, mode="cli",
+                          run_name=str(spec.get("name", "")))
+    desk.open_round(round_)
+    server = serve_desk(desk, host, port, open_browser=open_browser)
+    try:
+        counts = desk.counts()
+        print(f"round {round_} of {store.run_dir}: {counts['pending']} of {counts['total']} item(s) to annotate\n"
+              f"open {server.url}\nstop with Ctrl-C, then continue the run with `atgen resume {store.run_dir}`",
+              file=out, flush=True)
+        _wait(desk, out, stop)
+    finally:
+        server.stop()
+    counts = desk.counts()
+    print(f"stopped: {counts['ok']} saved, {counts['skipped']} skipped, {counts['pending']} left", file=out, flush=True)
+    return 0
 
 
 def _wait(desk: AnnotationDesk, out: TextIO, stop: threading.Event | None) -> None:
-    """Print progress on every change until Ctrl-C, SIGTERM or ``stop``."""
-    previous = None
-    restore = None
-    if threading.current_thread() is threading.main_thread():
-        def _terminate(signum: int, frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
-
-        restore = signal.signal(signal.SIGTERM, _terminate)
+    """Print progress on every change until Ctrl-C, SIGTERM (the server turns it into Ctrl-C) or ``stop``."""
+    previous, seen = desk.counts(), desk.changes
+    if previous["total"] and not previous["pending"]:
+        print("all items are done; edits are still possible (Ctrl-C to stop)", file=out, flush=True)
     try:
-        seen = -1
         while stop is None or not stop.is_set():
             with desk.changed:
                 if desk.changes == seen:
@@ -135,13 +117,9 @@ def _wait(desk: AnnotationDesk, out: TextIO, stop: threading.Event | None) -> No
                 seen = desk.changes
             counts = desk.counts()
             if counts != previous:
-                if previous is not None:
-                    print(f"{counts['done']} of {counts['total']} done", file=out, flush=True)
-                if counts["pending"] == 0 and counts["total"] and (previous is None or previous["pending"]):
+                print(f"{counts['done']} of {counts['total']} done", file=out, flush=True)
+                if counts["total"] and counts["pending"] == 0 < previous["pending"]:
                     print("all items are done; edits are still possible (Ctrl-C to stop)", file=out, flush=True)
                 previous = counts
     except KeyboardInterrupt:
         pass
-    finally:
-        if restore is not None:
-            signal.signal(signal.SIGTERM, restore)

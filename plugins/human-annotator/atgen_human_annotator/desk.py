@@ -1,46 +1,29 @@
-"""The annotation desk: the store-backed state of one round that every page and the annotator share.
+"""The annotation desk: the store-backed state of one round that the page and the annotator share.
 
-Nothing lives only in memory: the item list, answers and revisions are read from the run store on
-every request, so a browser reload or a server restart shows exactly what was saved. Writes go
-through :meth:`RunStore.record_result_if_revision` (compare-and-swap on a per-item revision), so two
-annotators editing the same item cannot overwrite each other silently: the later one gets a conflict.
-
-One re-entrant lock (inside :attr:`AnnotationDesk.changed`) serialises writes. The annotator's result
-generator holds it while the loop commits a yielded result, so an edit cannot slip in between the
-read and the loop's (identical) write.
+Items, answers and revisions are read from the run's ``AnnotationStore`` on every request, so a reload or a
+restart shows what was saved. Writes are compare-and-swap on a per-item revision: of two annotators editing
+one item the later one gets a conflict. One re-entrant lock (in ``changed``) serialises writes; the result
+generator holds it while the loop commits a yielded result, so an edit cannot slip in between.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from atgen_core import AnnotationItem, AnnotationResult, Example
-from atgen_core.store import RunStore
-from atgen_core.types import AnnotationStatus
+from atgen_core.annotation import AnnotationStore, StoredAnswer
 
-__all__ = [
-    "DRAFT_NAMESPACE",
-    "MAX_ANSWER_CHARS",
-    "AnnotationDesk",
-    "DeskBusyError",
-    "ItemView",
-    "SubmitOutcome",
-]
+__all__ = ["MAX_ANSWER_CHARS", "AnnotationDesk", "DeskBusyError", "ItemView", "SubmitOutcome"]
 
-DRAFT_NAMESPACE = "human-annotator:drafts"
-"""Cache namespace in the run store where batch drafts are kept (so a restarted server still shows them)."""
-
+DRAFT_NAMESPACE = "human-annotator:drafts"  # where batch drafts are kept, so a restarted server shows them
 MAX_ANSWER_CHARS = 100_000
-"""Longest accepted answer (characters)."""
-
-WEB_FLAG = "web"
-"""Key in an attempt's meta marking results written through the annotation page."""
-
+WEB_FLAG = "web"  # key in an answer's meta marking answers written through the page
 LOCK_WAIT_SECONDS = 15.0
 
 ItemStatus = Literal["pending", "ok", "skipped"]
@@ -52,10 +35,9 @@ class DeskBusyError(RuntimeError):
 
 @dataclass(frozen=True)
 class ItemView:
-    """One item of the round as the page shows it."""
+    """One item of the round as the page shows it (``n``: 1-based position in the round)."""
 
     n: int
-    """1-based position in the round."""
     id: str
     input: str
     draft: str | None
@@ -72,12 +54,8 @@ class ItemView:
 
 @dataclass(frozen=True)
 class SubmitOutcome:
-    """What happened to a submitted answer.
-
-    ``kind``: ``saved`` (stored, ``revision`` is the new one), ``invalid`` (nothing stored, ``message``
-    says why), ``conflict`` (someone else changed the item first; ``item`` is the stored state),
-    ``closed`` (the round is no longer served) or ``unknown`` (no such item in the round).
-    """
+    """``saved`` (``revision`` is the new one), ``invalid``, ``conflict`` (``item``: the stored state),
+    ``closed`` (the round is no longer served) or ``unknown`` (no such item); ``message`` says why."""
 
     kind: Literal["saved", "invalid", "conflict", "closed", "unknown"]
     message: str = ""
@@ -88,82 +66,46 @@ class SubmitOutcome:
 class AnnotationDesk:
     """The items of one round of a run, their answers, and the submit / wait operations."""
 
-    def __init__(
-        self,
-        store: RunStore,
-        *,
-        annotator: str = "human",
-        guidelines: str | None = None,
-        show_draft: bool = True,
-        mode: Literal["loop", "cli"] = "cli",
-        run_name: str = "",
-    ) -> None:
-        self.store = store
-        self.annotator = annotator
-        self.guidelines = guidelines
-        self.show_draft = show_draft
-        self.mode = mode
-        self.run_name = run_name
+    def __init__(self, store: AnnotationStore, *, annotator: str = "human", guidelines: str | None = None,
+                 show_draft: bool = True, mode: Literal["loop", "cli"] = "cli", run_name: str = "") -> None:
+        self.store, self.annotator, self.guidelines, self.show_draft = store, annotator, guidelines, show_draft
+        self.mode, self.run_name = mode, run_name
         self.changed = threading.Condition(threading.RLock())
-        self.changes = 0
-        """Bumped after every write (waiters compare it to know whether to re-read the store)."""
+        self.changes = 0  # bumped after every write: waiters re-read the store only after a change
         self.round: int | None = None
-        self.batch_open = False
-        """True while the loop waits for this round's batch (loop mode)."""
-        self._extra: list[str] = []
+        self.batch_open = False  # the loop waits for this round's batch (loop mode)
+        self._ids: list[str] = []
         self._examples: dict[str, Example] = {}
         self._drafts: dict[str, str] = {}
-
-    # -- rounds -------------------------------------------------------------------------------------
 
     def open_round(self, round_: int, items: Sequence[AnnotationItem] | None = None) -> None:
         """Serve ``round_``. ``items`` (from the loop) carry drafts, stored so that a restart keeps them."""
         with self._locked():
-            ids = list(self.store.selection(round_) or [])
-            known = set(ids)
-            extra = [i.id for i in items or () if i.id not in known]
+            ids = self.store.selection(round_)
+            ids += [i.id for i in items or () if i.id not in set(ids)]
             cache = self.store.cache(DRAFT_NAMESPACE)
             for item in items or ():
                 if item.draft is not None:
-                    cache.put(_draft_key(round_, item.id), item.draft)
-            self.round = round_
-            self._extra = extra
-            every = [*ids, *extra]
+                    cache.put(json.dumps([round_, item.id]), item.draft)
             self._examples = {i.id: i.example for i in items or ()}
-            missing = [i for i in every if i not in self._examples]
-            self._examples.update(self.store.examples_by_id(missing))
-            self._drafts = {}
-            for id_ in every:
-                draft = cache.get(_draft_key(round_, id_))
-                if draft is not None:
-                    self._drafts[id_] = draft
-            self.batch_open = items is not None
+            self._examples.update(self.store.examples([i for i in ids if i not in self._examples]))
+            drafts = {i: cache.get(json.dumps([round_, i])) for i in ids}
+            self._drafts = {i: d for i, d in drafts.items() if d is not None}
+            self.round, self._ids, self.batch_open = round_, ids, items is not None
             self._bump()
 
-    # -- reading ------------------------------------------------------------------------------------
-
     def items(self) -> list[ItemView]:
-        """The round's items in selection order: pending ones and those answered through this page."""
-        round_ = self.round
-        if round_ is None:
+        """The round's items in selection order: pending ones and those answered through the page."""
+        if self.round is None:
             return []
-        attempts = self.store.round_attempts(round_)
-        ids = [*(self.store.selection(round_) or []), *self._extra]
+        answers = self.store.answers(self.round)
         out: list[ItemView] = []
-        for id_ in ids:
-            attempt = attempts.get(id_)
-            if attempt is not None and not attempt["meta"].get(WEB_FLAG):
+        for id_ in self._ids:
+            answer, example = answers.get(id_), self._examples.get(id_)
+            if example is None or (answer is not None and not answer.meta.get(WEB_FLAG)):
                 continue  # labelled by another annotator (or skipped by the loop for budget): not ours
-            example = self._examples.get(id_)
-            if example is None:
-                continue
-            out.append(self._view(len(out) + 1, example, attempt))
+            out.append(self._view(len(out) + 1, example, answer))
         return out
-
-    def item(self, n: int) -> ItemView | None:
-        """The item at 1-based position ``n`` (``None`` when out of range)."""
-        views = self.items()
-        return views[n - 1] if 1 <= n <= len(views) else None
 
     def find(self, id_: str) -> ItemView | None:
         """The item with this id in the served round."""
@@ -172,39 +114,24 @@ class AnnotationDesk:
     def counts(self) -> dict[str, int]:
         """``total``, ``done``, ``ok``, ``skipped`` and ``pending`` item counts of the round."""
         views = self.items()
-        ok = sum(v.status == "ok" for v in views)
-        skipped = sum(v.status == "skipped" for v in views)
+        ok, skipped = sum(v.status == "ok" for v in views), sum(v.status == "skipped" for v in views)
         return {"total": len(views), "done": ok + skipped, "ok": ok, "skipped": skipped,
                 "pending": len(views) - ok - skipped}
 
-    def _view(self, n: int, example: Example, attempt: dict[str, Any] | None) -> ItemView:
+    def _view(self, n: int, example: Example, answer: StoredAnswer | None) -> ItemView:
         draft = self._drafts.get(example.id) if self.show_draft else None
-        if attempt is None:
-            return ItemView(n=n, id=example.id, input=example.input, draft=draft, status="pending", text="",
-                            revision=0)
-        status: ItemStatus = "ok" if attempt["status"] == "ok" else "skipped"
-        meta = attempt["meta"]
-        note = "not answered before the time limit" if meta.get("timeout") else None
-        return ItemView(n=n, id=example.id, input=example.input, draft=draft, status=status, text=attempt["text"],
-                        revision=int(attempt["revision"]), by=meta.get("by"), note=note)
+        if answer is None:
+            return ItemView(n, example.id, example.input, draft, "pending", "", 0)
+        note = "not answered before the time limit" if answer.meta.get("timeout") else None
+        return ItemView(n, example.id, example.input, draft, "ok" if answer.status == "ok" else "skipped",
+                        answer.text, answer.revision, answer.meta.get("by"), note)
 
-    # -- writing ------------------------------------------------------------------------------------
-
-    def submit(
-        self,
-        *,
-        round_: int,
-        id_: str,
-        expected_revision: int,
-        action: str,
-        text: str = "",
-        seconds: float = 0.0,
-        by: str | None = None,
-    ) -> SubmitOutcome:
+    def submit(self, *, round_: int, id_: str, expected_revision: int, action: str, text: str = "",
+               seconds: float = 0.0, by: str | None = None) -> SubmitOutcome:
         """Save (``action="save"``) or skip (``"skip"``) one item if it is still at ``expected_revision``."""
+        answer = text.replace("\r\n", "\n").replace("\r", "\n").strip()
         if action not in ("save", "skip"):
             return SubmitOutcome("invalid", f"unknown action {action!r}: use save or skip")
-        answer = text.replace("\r\n", "\n").replace("\r", "\n").strip()
         if action == "save" and not answer:
             return SubmitOutcome("invalid", "The answer is empty. Type the label, or press Skip.")
         if len(answer) > MAX_ANSWER_CHARS:
@@ -219,45 +146,34 @@ class AnnotationDesk:
                 return SubmitOutcome("unknown", "This item is not part of the batch. Nothing was saved.")
             meta: dict[str, Any] = {WEB_FLAG: True, "by": by or self.annotator}
             if action == "save":
-                meta["draft"] = "none" if current.draft is None else ("kept" if answer == current.draft.strip()
-                                                                       else "edited")
-                result = AnnotationResult(id=id_, status="ok", text=answer, seconds=seconds, meta=meta)
-            else:
-                result = AnnotationResult(id=id_, status="skipped", seconds=seconds,
-                                          error="skipped by the annotator", meta=meta)
-            stored, revision = self.store.record_result_if_revision(round_, result, self.annotator,
-                                                                    expected_revision)
-            if not stored:
-                fresh = self.find(id_)
-                who = f" by {fresh.by}" if fresh is not None and fresh.by else ""
-                return SubmitOutcome(
-                    "conflict",
-                    f"Someone else changed this item while you were editing it (now revision {revision}{who}). "
-                    "Their version is shown below and your text is still in the editor: save again to replace "
-                    "theirs, or go on.",
-                    revision=revision,
-                    item=fresh,
-                )
-            self._bump()
-            return SubmitOutcome("saved", revision=revision)
+                kept = current.draft is not None and answer == current.draft.strip()
+                meta["draft"] = "none" if current.draft is None else "kept" if kept else "edited"
+            result = AnnotationResult(id_, "ok" if action == "save" else "skipped", answer if action == "save" else "",
+                                      seconds=seconds, meta=meta,
+                                      error=None if action == "save" else "skipped by the annotator")
+            stored, revision = self.store.save_answer(round_, result, self.annotator, expected_revision)
+            if stored:
+                self._bump()
+                return SubmitOutcome("saved", revision=revision)
+            fresh = self.find(id_)
+            who = f" by {fresh.by}" if fresh is not None and fresh.by else ""
+            return SubmitOutcome(
+                "conflict", f"Someone else changed this item while you were editing it (now revision {revision}"
+                f"{who}). Their version is shown below and your text is still in the editor: save again to "
+                "replace theirs, or go on.", revision=revision, item=fresh)
 
     def skip_unanswered(self, round_: int, ids: Sequence[str], reason: str) -> None:
         """Record every still-pending item of ``ids`` as skipped (used when the batch times out)."""
         with self._locked():
-            attempts = self.store.round_attempts(round_)
-            for id_ in ids:
-                if id_ in attempts:
-                    continue
-                result = AnnotationResult(id=id_, status="skipped", error=reason,
-                                          meta={WEB_FLAG: True, "by": self.annotator, "timeout": True})
-                self.store.record_result_if_revision(round_, result, self.annotator, 0)
+            answers = self.store.answers(round_)
+            meta = {WEB_FLAG: True, "by": self.annotator, "timeout": True}
+            for id_ in (i for i in ids if i not in answers):
+                self.store.save_answer(round_, AnnotationResult(id_, "skipped", error=reason, meta=meta),
+                                       self.annotator, 0)
             self._bump()
 
-    # -- waiting (the annotator side) ---------------------------------------------------------------
-
-    def results(
-        self, round_: int, ids: Sequence[str], timeout: float | None = None, tick: float = 0.5
-    ) -> Generator[AnnotationResult, None, None]:
+    def results(self, round_: int, ids: Sequence[str], timeout: float | None = None,
+                tick: float = 0.5) -> Generator[AnnotationResult, None, None]:
         """Yield one result per id as soon as it is saved or skipped; stop when all are done.
 
         After ``timeout`` seconds the unanswered items are recorded and yielded as skipped. The desk lock
@@ -269,18 +185,16 @@ class AnnotationDesk:
         with self.changed:
             try:
                 while pending:
-                    attempts = self.store.round_attempts(round_)
-                    ready = [i for i in pending if i in attempts]
+                    answers = self.store.answers(round_)
+                    ready = [i for i in pending if i in answers]
                     if not ready and deadline is not None and time.monotonic() >= deadline:
                         self.skip_unanswered(round_, pending, f"no answer within {timeout:g} s")
                         continue
                     for id_ in ready:
                         pending.remove(id_)
-                        yield _to_result(attempts[id_])
-                    if ready:
-                        continue
+                        yield answers[id_].to_result()
                     seen = self.changes
-                    while self.changes == seen:
+                    while not ready and self.changes == seen:
                         wait = tick if deadline is None else min(tick, deadline - time.monotonic())
                         if wait <= 0:
                             break
@@ -290,42 +204,17 @@ class AnnotationDesk:
                     self.batch_open = False
                     self._bump()
 
-    # -- helpers ------------------------------------------------------------------------------------
-
     def _bump(self) -> None:
         with self.changed:
             self.changes += 1
             self.changed.notify_all()
 
-    def _locked(self) -> _Held:
-        return _Held(self.changed)
-
-
-class _Held:
-    """Acquire the desk lock with a bounded wait (a web request must not hang forever)."""
-
-    def __init__(self, cond: threading.Condition) -> None:
-        self._cond = cond
-
-    def __enter__(self) -> None:
-        if not self._cond.acquire(timeout=LOCK_WAIT_SECONDS):
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The desk lock with a bounded wait (a web request must not hang forever)."""
+        if not self.changed.acquire(timeout=LOCK_WAIT_SECONDS):
             raise DeskBusyError("the annotation desk is busy; try again in a moment")
-
-    def __exit__(self, *exc: object) -> None:
-        self._cond.release()
-
-
-def _draft_key(round_: int, id_: str) -> str:
-    return json.dumps([round_, id_])
-
-
-def _to_result(attempt: dict[str, Any]) -> AnnotationResult:
-    status: AnnotationStatus = attempt["status"] if attempt["status"] in get_args(AnnotationStatus) else "failed"
-    return AnnotationResult(
-        id=attempt["id"],
-        status=status,
-        text=attempt["text"] if status == "ok" else "",
-        seconds=float(attempt["seconds"]),
-        error=attempt["error"],
-        meta=dict(attempt["meta"]),
-    )
+        try:
+            yield
+        finally:
+            self.changed.release()

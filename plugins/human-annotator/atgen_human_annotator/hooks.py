@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from atgen_core import Annotator, hookimpl
+from atgen_core.hookspecs import CommandGroup
 
 
 @hookimpl
@@ -11,3 +12,11 @@ def atgen_register_annotators() -> type[Annotator]:
     from atgen_human_annotator.annotator import HumanAnnotator
 
     return HumanAnnotator
+
+
+@hookimpl
+def atgen_register_commands(cli: CommandGroup) -> None:
+    """Add ``atgen annotate RUN_DIR`` (the annotation page for a stopped run)."""
+    from atgen_human_annotator.cli import register
+
+    register(cli)

@@ -1,68 +1,66 @@
-"""Access token, signed session cookies, CSRF tokens and the Host check of the annotation page.
+"""Access token, signed session cookies, CSRF tokens and the Host rules of the annotation page.
 
-- The access token is random (``secrets.token_urlsafe(32)``) and kept in a 0600 file in the run
-  directory, so a restarted server accepts the same URL. It travels once, in the URL's query; the
-  server answers with an HttpOnly, SameSite=Strict session cookie and a redirect that drops it.
-- A session cookie is ``<random id>.<HMAC(key, id)>`` with a key derived from the token: it survives
-  server restarts, cannot be forged without the token, and never contains the token itself.
-- Every form carries a CSRF token, ``HMAC(key, "csrf" + session id)``, checked on every POST.
-- The Host header must name the bound address (blocks DNS-rebinding pages from reaching the server).
+- The access token (``secrets.token_urlsafe(32)``) is kept in a 0600 file in the run directory, so a
+  restarted server accepts the same URL; deleting the file revokes every URL and session at once. It
+  travels once, in the URL; the server answers with an HttpOnly, SameSite=Strict session cookie.
+- A session cookie is ``<random id>.<HMAC(key, id)>``, the key derived from the token: it survives
+  restarts, cannot be forged without the token and never contains it. Every form carries a CSRF token,
+  ``HMAC(key, "csrf" + session id)``. The Host header must name the bound address (DNS rebinding).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import ipaddress
 import os
 import secrets
-import tempfile
 from pathlib import Path
 
-__all__ = ["TOKEN_FILE", "Guard", "allowed_hosts", "is_loopback", "load_or_create_token"]
+__all__ = ["TOKEN_FILE", "URL_FILE", "Guard", "allowed_hosts", "is_loopback", "load_or_create_token", "write_private"]
 
-TOKEN_FILE = "annotate-token"
-"""Name of the 0600 file holding the run's access token."""
-
+TOKEN_FILE = "annotate-token"  # 0600 file in the run directory holding the run's access token
+URL_FILE = "annotate.url"  # 0600 file in the run directory holding the page's URL while a server runs
 _MIN_TOKEN_CHARS = 32
+PUBLIC_WARNING = (
+    "warning: the annotation page is served on {host}, reachable from other machines over plain HTTP; "
+    "prefer host 127.0.0.1 behind a TLS proxy or an SSH tunnel"
+)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by the owner only (mode 0600)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_token(run_dir: Path) -> str | None:
+    """The token in the run's token file, ``None`` when the file is missing (revoked) or unusable."""
+    try:
+        token = (Path(run_dir) / TOKEN_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return token if len(token) >= _MIN_TOKEN_CHARS and token.replace("-", "").replace("_", "").isalnum() else None
 
 
 def load_or_create_token(run_dir: Path) -> str:
     """The run's access token, created (mode 0600) on first use and reused after restarts."""
     path = Path(run_dir) / TOKEN_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         os.chmod(path, 0o600)
-        token = path.read_text(encoding="utf-8").strip()
-        if len(token) >= _MIN_TOKEN_CHARS and token.replace("-", "").replace("_", "").isalnum():
+        token = read_token(run_dir)
+        if token is not None:
             return token
-        return _replace_token(path)
     token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
+    write_private(path, token + "\n")
     return token
-
-
-def _replace_token(path: Path) -> str:
-    token = secrets.token_urlsafe(32)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".annotate-token.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(token + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return token
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 class Guard:
@@ -73,8 +71,8 @@ class Guard:
             raise ValueError("the access token is too short")
         self._token = token.encode()
         self._key = hashlib.sha256(b"atgen-human-annotator/v1\0" + self._token).digest()
+        # per-run cookie name: two annotation servers on one machine do not overwrite each other's cookie
         self.cookie_name = "atgen_session_" + hashlib.sha256(self._key).hexdigest()[:10]
-        """Per-run cookie name: two annotation servers on one machine do not overwrite each other's cookie."""
 
     @property
     def token(self) -> str:
@@ -85,7 +83,8 @@ class Guard:
         return given is not None and hmac.compare_digest(given.encode(), self._token)
 
     def _sign(self, purpose: bytes, value: str) -> str:
-        return _b64(hmac.new(self._key, purpose + b"\0" + value.encode(), hashlib.sha256).digest())
+        digest = hmac.new(self._key, purpose + b"\0" + value.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def new_session(self) -> str:
         """A fresh cookie value ``id.signature``."""
@@ -94,12 +93,9 @@ class Guard:
 
     def session_id(self, cookie_value: str | None) -> str | None:
         """The session id of a valid cookie value, else ``None``."""
-        if not cookie_value or cookie_value.count(".") != 1:
-            return None
-        sid, signature = cookie_value.split(".")
-        if not sid or not hmac.compare_digest(signature.encode(), self._sign(b"session", sid).encode()):
-            return None
-        return sid
+        sid, _, signature = (cookie_value or "").partition(".")
+        expected = self._sign(b"session", sid).encode()
+        return sid if sid and "." not in signature and hmac.compare_digest(signature.encode(), expected) else None
 
     def csrf_token(self, sid: str) -> str:
         """The CSRF token of a session (embedded in every form)."""
@@ -110,15 +106,11 @@ class Guard:
 
 
 def allowed_hosts(bind_host: str, port: int) -> frozenset[str] | None:
-    """Host header values accepted for a server bound to ``bind_host:port``.
-
-    Loopback names always; the bound address itself; ``None`` (no check) for a wildcard bind, where the
-    machine may be reached under any name.
-    """
+    """Host header values accepted for a server bound to ``bind_host:port`` (``None``: any, for a wildcard
+    bind, where the machine may be reached under any name)."""
     if bind_host in ("", "0.0.0.0", "::"):
         return None
-    names = {"127.0.0.1", "localhost", "[::1]"}
-    names.add(f"[{bind_host}]" if ":" in bind_host else bind_host.lower())
+    names = {"127.0.0.1", "localhost", "[::1]", f"[{bind_host}]" if ":" in bind_host else bind_host.lower()}
     return frozenset(f"{name}:{port}" for name in names)
 
 
@@ -130,9 +122,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-PUBLIC_WARNING = (
-    "warning: the annotation page is served on {host}, reachable from other machines over plain HTTP; "
-    "prefer host 127.0.0.1 behind a TLS proxy or an SSH tunnel"
-)

@@ -13,6 +13,7 @@ from atgen_human_annotator.server import URL_FILE, AnnotationServer
 from human_annotator_testkit import Served, make_examples
 
 from atgen_core import AnnotationItem
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.store import RunStore
 
 
@@ -36,7 +37,7 @@ def serve() -> Iterator[Callable[..., Served]]:
     def start(store: RunStore, round_: int = 0, items: Sequence[AnnotationItem] | None = None,
               port: int = 0, **options: Any) -> Served:
         options.setdefault("run_name", "human-test")
-        desk = AnnotationDesk(store, **options)
+        desk = AnnotationDesk(RunAnnotationStore(store), **options)
         desk.open_round(round_, items)
         guard = Guard(load_or_create_token(store.run_dir))
         server = AnnotationServer(desk, guard, port=port, run_dir_hint=str(store.run_dir),

@@ -16,6 +16,7 @@ from atgen_human_annotator.desk import AnnotationDesk
 from atgen_human_annotator.server import AnnotationServer
 
 from atgen_core import Example
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.store import RunStore
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -31,6 +32,13 @@ def make_examples(n: int) -> list[Example]:
         out.append(Example(id=f"ex-{i}", input=text, prompt=f"### Instruction\n{text}\n### Answer\n",
                            target=f"gold {i}"))
     return out
+
+
+def round_attempts(store: RunStore, round_: int) -> dict[str, dict[str, Any]]:
+    """The stored answers of a round by id, as plain dicts (status, text, annotator, revision, meta, ...)."""
+    from dataclasses import asdict
+
+    return {id_: asdict(answer) for id_, answer in RunAnnotationStore(store).answers(round_).items()}
 
 
 @dataclass

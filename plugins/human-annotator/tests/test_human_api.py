@@ -13,7 +13,7 @@ import pytest
 from atgen_human_annotator.desk import AnnotationDesk
 from atgen_human_annotator.security import TOKEN_FILE
 from atgen_human_annotator.server import URL_FILE
-from human_annotator_testkit import XSS, Client, Served, make_examples
+from human_annotator_testkit import XSS, Client, Served, make_examples, round_attempts
 
 from atgen_core import AnnotationItem, AnnotationResult, Example
 from atgen_core.store import RunStore
@@ -142,7 +142,7 @@ def test_save_writes_the_label_at_once_and_moves_to_the_next_item(
     assert reply.status == 303
     assert reply.header("Location") == "/item/2?m=saved&k=1"
     assert labels(run_store) == {"ex-0": "The cat sat.\nOn the mat."}
-    attempt = run_store.round_attempts(0)["ex-0"]
+    attempt = round_attempts(run_store, 0)["ex-0"]
     assert (attempt["status"], attempt["annotator"], attempt["revision"]) == ("ok", "alice", 1)
     assert attempt["meta"]["web"] is True and attempt["meta"]["draft"] == "none"
     assert "Saved item 1." in client.get("/item/2?m=saved&k=1").body
@@ -169,7 +169,7 @@ def test_going_back_and_editing_updates_the_stored_label(run_store: RunStore, se
     assert client.answer(1, "first, corrected").status == 303
     assert labels(run_store) == {"ex-0": "first, corrected", "ex-1": "second"}
     assert len(run_store.labels()) == 2
-    assert run_store.round_attempts(0)["ex-0"]["revision"] == 2
+    assert round_attempts(run_store, 0)["ex-0"]["revision"] == 2
 
 
 def test_a_stale_edit_gets_409_and_keeps_the_other_answer(run_store: RunStore, serve: Callable[..., Served]) -> None:
@@ -213,7 +213,7 @@ def test_simultaneous_saves_of_one_item_have_exactly_one_winner(
     assert sorted(statuses) == [303] + [409] * (len(clients) - 1)
     winner = statuses.index(303)
     assert labels(run_store) == {"ex-0": f"answer {winner}"}
-    assert run_store.round_attempts(0)["ex-0"]["revision"] == 1
+    assert round_attempts(run_store, 0)["ex-0"]["revision"] == 1
 
 
 def test_skip_records_a_skip_and_can_be_undone(run_store: RunStore, serve: Callable[..., Served]) -> None:
@@ -221,14 +221,14 @@ def test_skip_records_a_skip_and_can_be_undone(run_store: RunStore, serve: Calla
     client = served.client().login()
     reply = client.answer(1, "ignored text", action="skip")
     assert reply.status == 303 and reply.header("Location") == "/item/2?m=skipped&k=1"
-    attempt = run_store.round_attempts(0)["ex-0"]
+    attempt = round_attempts(run_store, 0)["ex-0"]
     assert attempt["status"] == "skipped" and attempt["text"] == ""
     assert labels(run_store) == {}
     assert client.answer(1, "answered after all").status == 303
     assert labels(run_store) == {"ex-0": "answered after all"}
     assert client.answer(1, "", action="skip").status == 303  # skipping a saved item removes its label
     assert labels(run_store) == {}
-    assert run_store.round_attempts(0)["ex-0"]["revision"] == 3
+    assert round_attempts(run_store, 0)["ex-0"]["revision"] == 3
 
 
 def test_state_survives_a_reload_and_a_server_restart(run_store: RunStore, serve: Callable[..., Served]) -> None:
@@ -292,7 +292,7 @@ def test_drafts_prefill_the_editor_and_survive_a_restart(run_store: RunStore, se
     client = served.client().login()
     assert client.get("/item/2").textarea() == "model says 1"
     assert client.answer(2, "model says 1").status == 303
-    assert run_store.round_attempts(0)["ex-1"]["meta"]["draft"] == "kept"
+    assert round_attempts(run_store, 0)["ex-1"]["meta"]["draft"] == "kept"
     served.stop()
     restarted = serve(run_store)  # no items: drafts come from the store
     client = restarted.client().login()
@@ -338,7 +338,7 @@ def test_a_timeout_records_the_rest_as_skipped(run_store: RunStore, serve: Calla
     _consume(served.desk, ["ex-0", "ex-1", "ex-2"], 0.3, got)
     assert 0.25 < time.monotonic() - started < 3
     assert [(r.id, r.status) for _, r in got] == [("ex-0", "ok"), ("ex-1", "skipped"), ("ex-2", "skipped")]
-    attempt = run_store.round_attempts(0)["ex-1"]
+    attempt = round_attempts(run_store, 0)["ex-1"]
     assert attempt["status"] == "skipped" and attempt["meta"]["timeout"] is True
     assert "not answered before the time limit" in client.get("/item/2").body
     assert client.answer(2, "late but welcome").status == 303  # still editable afterwards

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from human_annotator_testkit import Served, make_examples
+from human_annotator_testkit import Served, make_examples, round_attempts
 
 from atgen_core import AnnotationItem, Example
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.store import RunStore
 
 pytestmark = pytest.mark.browser
@@ -95,7 +96,7 @@ def test_a_batch_annotated_end_to_end_in_the_browser(
     assert "<script>alert(\"x\")</script>" in page.inner_text("#input")
     page.click("#skip")
     page.wait_for_url("**/item/4?*")
-    assert run_store.round_attempts(0)["ex-2"]["status"] == "skipped"
+    assert round_attempts(run_store, 0)["ex-2"]["status"] == "skipped"
 
     # Reload mid-way: nothing is lost.
     page.reload()
@@ -127,7 +128,7 @@ def test_a_batch_annotated_end_to_end_in_the_browser(
     assert page.locator("#all-done").is_visible()
     assert labels(run_store) == {"ex-0": "first answer, edited", "ex-1": "second answer",
                                  "ex-2": "third, after all", "ex-3": "fourth"}
-    assert run_store.round_attempts(0)["ex-0"]["revision"] == 2
+    assert round_attempts(run_store, 0)["ex-0"]["revision"] == 2
     assert "alert" not in dialogs  # the payload never ran
     context.close()
 
@@ -188,7 +189,7 @@ def test_screenshot_of_the_page(browser: Any, tmp_path: Path, serve: Callable[..
     store.save_selection(2, [e.id for e in examples], "huds")
     store.set_meta("spec", '{"name": "xsum-huds"}')
     for i in range(3):
-        store.record_result_if_revision(2, _web_ok(f"xsum-{i}", f"Summary {i}."), "human", 0)
+        RunAnnotationStore(store).save_answer(2, _web_ok(f"xsum-{i}", f"Summary {i}."), "human", 0)
     items = [AnnotationItem(examples[3], draft="The council approved a new 4km cycle path by the river.")]
     served = serve(store, round_=2, items=items, run_name="xsum-huds",
                    guidelines="Write a one-sentence summary of the article (at most 25 words).\n"

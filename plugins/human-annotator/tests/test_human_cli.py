@@ -1,4 +1,4 @@
-"""``atgen annotate RUN_DIR``: serving a stopped run, its errors, and the message without the plugin."""
+"""``atgen annotate RUN_DIR`` (added by the plugin): serving a stopped run, and its errors."""
 
 from __future__ import annotations
 
@@ -13,38 +13,29 @@ import time
 from pathlib import Path
 
 import pytest
-from atgen_human_annotator.cli import serve_run
+from atgen_human_annotator.cli import register, serve_run
 from human_annotator_testkit import Client
 
-from atgen_core.cli import annotate_cmd
+from atgen_core.cli import main
 from atgen_core.store import RunLock, RunStore
 
-# Runs the sub-command exactly as `atgen annotate ...` does, whether or not the lead has added the
-# module to COMMAND_MODULES yet.
-CLI = (
-    "import argparse, sys\n"
-    "from atgen_core.cli import annotate_cmd\n"
-    "parser = argparse.ArgumentParser(prog='atgen')\n"
-    "annotate_cmd.register(parser.add_subparsers())\n"
-    "args = parser.parse_args(sys.argv[1:])\n"
-    "sys.exit(args.func(args))\n"
-)
+# Runs `atgen annotate ...` exactly as the console script does (the plugin adds the command).
+CLI = "import sys\nfrom atgen_core.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="atgen")
-    annotate_cmd.register(parser.add_subparsers())
+    register(parser.add_subparsers())
     return parser.parse_args(list(argv))
 
 
-def test_without_the_plugin_the_command_says_what_to_install(
-    run_store: RunStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    for name in [m for m in sys.modules if m == "atgen_human_annotator" or m.startswith("atgen_human_annotator.")]:
-        monkeypatch.setitem(sys.modules, name, None)  # as if the plugin were not installed
-    args = parse("annotate", str(run_store.run_dir))
-    assert args.func(args) == 2
-    assert "pip install atgen-human-annotator" in capsys.readouterr().err
+def test_the_plugin_adds_the_annotate_command_to_atgen(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "annotate" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["annotate", "--help"])
+    assert "RUN_DIR" in capsys.readouterr().out
 
 
 def test_bad_ports_are_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ import atgen_human_annotator.hooks as human_hooks
 import pytest
 from atgen_human_annotator.annotator import HumanAnnotator
 from atgen_human_annotator.config import HumanConfig
-from human_annotator_testkit import Client
+from human_annotator_testkit import Client, round_attempts
 
 from atgen_core import AnnotationContext
 from atgen_core.errors import AtgenError
@@ -147,7 +147,7 @@ def test_the_loop_continues_as_soon_as_the_human_finishes_each_batch(tmp_path: P
         for record in store.labels():
             assert record.text == f"answer {inputs[record.id].split()[1]}"
             assert record.annotator == "human"
-        meta = store.round_attempts(1)
+        meta = round_attempts(store, 1)
         assert sorted(a["revision"] for a in meta.values()) == [1, 1, 2]  # one item was edited
         assert all(a["meta"].get("web") and not a["meta"].get("timeout") for a in meta.values())
         assert store.step_done(1, "annotate") == {"ok": 2, "skipped": 1}
@@ -173,7 +173,7 @@ def test_a_batch_timeout_lets_the_loop_go_on_with_skips(tmp_path: Path, fakes: A
     assert [r.status for r in results] == ["skipped"] * 3
     store = RunStore(tmp_path / "run", create=False)
     try:
-        assert all(a["meta"]["timeout"] for a in store.round_attempts(0).values())
+        assert all(a["meta"]["timeout"] for a in round_attempts(store, 0).values())
         assert store.labels() == []
     finally:
         store.close()

@@ -46,6 +46,8 @@ class LoraTrainer(Trainer):
     """
 
     name: ClassVar[str] = "lora"
+    default: ClassVar[bool] = True
+    """The default of its kind: specs that leave it out get this component."""
     Config = LoraTrainerConfig
     config: LoraTrainerConfig
 
