@@ -361,3 +361,26 @@ def test_a_started_run_resumes_although_its_data_files_are_gone(tmp_path: Path) 
     again = cli("run", str(spec_file), "-p", "atgen_test_components", "-q")
     assert again.returncode == 0, again.stderr
     assert "labels: 12" in again.stdout
+
+
+def test_status_reads_a_run_in_a_read_only_folder(tmp_path: Path, registry,  # type: ignore[no-untyped-def]
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from atgen_core.cli import main
+
+    run_dir = tmp_path / "run"
+    finish(make_spec(run_dir), registry)
+    real_connect = sqlite3.connect
+
+    def read_only_folder(target: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        # What SQLite says when a WAL store's -shm file cannot be created in a read-only folder.
+        if "mode=ro" in str(target):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(target, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only_folder)
+    before = sorted(p.name for p in run_dir.iterdir())
+    assert main(["status", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "labels: 8" in out and "status: finished: iterations done" in out
+    assert sorted(p.name for p in run_dir.iterdir()) == before
