@@ -300,7 +300,7 @@ def test_sigterm_stops_a_run_cleanly_and_it_resumes(tmp_path: Path) -> None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err, err
+    assert proc.returncode == 130 and "interrupted (SIGTERM)" in err and "Traceback" not in err, err
     assert lock_holder(tmp_path / "run") is None
     status = cli("status", str(tmp_path / "run"))
     assert "the process that ran it is gone" in status.stdout

@@ -75,9 +75,10 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     try:
         code = int(args.func(args) or 0)
     except Terminated:
-        print("terminated; the run directory keeps everything done so far (resume with `atgen resume`)",
-              file=sys.stderr)
-        code = 143
+        # Like Ctrl-C (exit 130), as the human annotator's server also treats SIGTERM.
+        print("interrupted (SIGTERM); the run directory keeps everything done so far (resume with "
+              "`atgen resume`)", file=sys.stderr)
+        code = 130
     except KeyboardInterrupt:
         print("interrupted; the run directory keeps everything done so far (resume with `atgen resume`)",
               file=sys.stderr)
