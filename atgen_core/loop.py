@@ -159,6 +159,7 @@ class Experiment:
         self._lock = RunLock(self.run_dir)
         self._log_handler: logging.Handler | None = None
         claimed = not self.run_dir.exists()
+        made = [p for p in self.run_dir.parents if not p.exists()]  # parents this run would create
         self._lock.acquire()
         try:
             self.store = RunStore(self.run_dir)
@@ -180,7 +181,7 @@ class Experiment:
         except BaseException:
             self.close()
             if claimed:
-                release_unstarted(self.run_dir)
+                release_unstarted(self.run_dir, made)
             raise
         self._by_id: dict[str, Example] = {e.id: e for e in (*self.pool, *self.test)}
         self._model: ModelHandle | None = None

@@ -52,11 +52,12 @@ def run_has_progress(run_dir: Path) -> bool:
 _SETUP_FILES = (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", LOCK_NAME, "run.log")
 
 
-def release_unstarted(run_dir: Path) -> None:
+def release_unstarted(run_dir: Path, created: Sequence[Path] = ()) -> None:
     """Remove a run directory this process created for a run whose set-up failed before any step.
 
-    Only the files set-up writes are removed, and the folder only when nothing else is in it; the caller
-    guarantees that no step started (so nothing in it holds a label).
+    Only the files set-up writes are removed, and the folder only when nothing else is in it, then the
+    parent folders in ``created`` (made for it) when empty; the caller guarantees that no step started
+    (so nothing in it holds a label).
     """
     run_dir = Path(run_dir)
     if run_has_progress(run_dir):
@@ -64,8 +65,9 @@ def release_unstarted(run_dir: Path) -> None:
     for name in _SETUP_FILES:
         with contextlib.suppress(FileNotFoundError):
             (run_dir / name).unlink()
-    with contextlib.suppress(OSError):
-        run_dir.rmdir()
+    for folder in [run_dir, *created]:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def log_attempt(db: sqlite3.Connection, round_: int, id_: str, status: str, text: str, annotator: str,

@@ -187,7 +187,7 @@ def test_a_directory_claimed_by_a_failed_set_up_is_released(tmp_path: Path, regi
     monkeypatch.setattr(fakes.FakeTrainer, "__init__", broken)
     with pytest.raises(RuntimeError, match="trainer cannot start"):
         Experiment.from_spec(make_spec(run_dir), registry=registry, progress=False)
-    assert not run_dir.exists()
+    assert not run_dir.exists() and not (tmp_path / "deep").exists()
 
 
 # -- moved, copied, missing adapters --------------------------------------------------------------------
