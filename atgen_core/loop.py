@@ -52,6 +52,7 @@ from atgen_core.data import LoadedData, load_data, seeded_subset
 from atgen_core.errors import AtgenError, SpecError, StoreError
 from atgen_core.preflight import check_spec
 from atgen_core.progress import make_progress
+from atgen_core.rundir import canonical_spec as _canonical_spec
 from atgen_core.rundir import other_spec_error, refuse_other_spec, relative_to_run, spec_changes, stored_adapter_path
 from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, raw_run_dir
 from atgen_core.store import RunLock, RunStore, release_unstarted, run_has_progress
@@ -123,12 +124,6 @@ def _fmt(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
-
-
-def _canonical_spec(spec: ExperimentSpec) -> dict[str, Any]:
-    data = spec.model_dump(mode="json", by_alias=True)
-    data.pop("$schema", None)
-    return data
 
 
 def _rng(seed: int, round_: int, purpose: int) -> np.random.Generator:

@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atgen_core.errors import StoreError
 from atgen_core.store import RunStore, run_has_progress
 
+if TYPE_CHECKING:
+    from atgen_core.spec import ExperimentSpec
+
 __all__ = [
     "EXTENDABLE",
+    "canonical_spec",
     "other_spec_error",
     "refuse_other_spec",
     "relative_to_run",
@@ -23,6 +27,13 @@ __all__ = [
 
 EXTENDABLE = ("iterations", "schedule", "budget", "stop_when")
 """``loop`` fields that may change when a stored run is continued (to extend it)."""
+
+
+def canonical_spec(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec as stored in a run (JSON form, without the editor-only ``$schema``)."""
+    data = spec.model_dump(mode="json", by_alias=True)
+    data.pop("$schema", None)
+    return data
 
 
 def spec_diff(old: Any, new: Any, prefix: str = "") -> list[str]:

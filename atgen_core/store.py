@@ -146,6 +146,14 @@ class RunStore:
         )
 
     def _open_read_only(self) -> sqlite3.Connection:
+        if not (self.run_dir / (DB_NAME + "-wal")).exists():
+            # Fully checkpointed and no writer has it open: read the file as it is, creating nothing
+            # (WAL mode would otherwise create -wal/-shm files even for a read-only look).
+            db = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            self._check_version(int(db.execute("PRAGMA user_version").fetchone()[0]))
+            return db
         uri = f"file:{self.path}?mode=ro"
         try:
             db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

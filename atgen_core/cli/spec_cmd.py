@@ -52,6 +52,14 @@ def _validate(args: argparse.Namespace) -> int:
         print(exc.render(), file=sys.stderr)
         return 2
     resolved = checked.resolved
+    from atgen_core.errors import StoreError
+    from atgen_core.rundir import canonical_spec, refuse_other_spec
+
+    try:
+        refuse_other_spec(args.output_dir or resolved.spec.run_dir(), canonical_spec(resolved.spec))
+    except StoreError as exc:
+        print(f"1 problem in {args.spec}:\n  output_dir: {exc}", file=sys.stderr)
+        return 2
     spec = resolved.spec
     print(
         f"{args.spec}: valid. strategy={resolved.strategy.name}, annotator={resolved.annotator.name}, "

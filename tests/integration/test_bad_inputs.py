@@ -95,6 +95,17 @@ def _stored_run(tmp: Path, version: int | None = None, garbage: bool = False, em
         con.close()
 
 
+def _started_run_of_another_spec(spec: Spec, tmp: Path) -> None:
+    from atgen_core.store import RunStore
+
+    other = {**json.loads(json.dumps(spec)), "seed": 1}
+    (tmp / "other.json").write_text(json.dumps(other))
+    assert main(["run", str(tmp / "other.json"), "-p", "atgen_test_components", "-q"]) == 0
+    store = RunStore(tmp / "runs" / "bad-input", read_only=True)
+    assert len(store.labels()) == 8
+    store.close()
+
+
 CASES = [
     Case("missing train file", ["data.source.config.train", "does not exist"],
          lambda s, t: setdeep(s, "data.source.config.train", "nope.jsonl")),
@@ -165,6 +176,9 @@ CASES = [
          lambda s, t: _stored_run(t, version=99)),
     Case("not a database in the run dir", ["output_dir", "cannot read the run store"],
          lambda s, t: _stored_run(t, garbage=True)),
+    Case("run dir holds a started run of another spec", ["output_dir", "holds a run of a different spec",
+                                                         "differs in: seed"],
+         lambda s, t: _started_run_of_another_spec(s, t)),
 ]
 
 _RAW = {
