@@ -234,6 +234,8 @@ def test_a_deleted_latest_adapter_is_retrained_and_an_older_one_is_a_clear_error
     proc = cli("run", str(spec_file), "-p", "atgen_test_components", "-q")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "the model trained in round 2 is missing" in proc.stderr
+    status = cli("status", str(run_dir))
+    assert "status: stopped: the model trained in round 2 is missing" in status.stdout
 
 
 # -- status ---------------------------------------------------------------------------------------------

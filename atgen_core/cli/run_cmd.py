@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -70,6 +71,8 @@ def _execute(make, quiet: bool) -> int:  # type: ignore[no-untyped-def]
             summary = experiment.run()
         except AtgenError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            with contextlib.suppress(AtgenError):  # `atgen status` shows why the run stopped
+                experiment.store.set_meta("status", f"stopped: {str(exc).splitlines()[0][:300]}")
             return exc.exit_code
     print(summary.table())
     print(f"stopped: {summary.stop_reason}; labels: {summary.labels}; spent: {summary.money:.4f}")
