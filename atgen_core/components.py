@@ -17,15 +17,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeVar
 
 from atgen_core.errors import Problem
 from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
-    Example,
     Generation,
     GenerationSettings,
     KeyValueCache,
@@ -148,17 +148,34 @@ class PreflightContext:
         return f"{self.path}.config.{name}"
 
 
-class Component(ABC):
-    """Base of all components. Subclasses set ``name`` and may set ``Config``."""
+ConfigT = TypeVar("ConfigT", bound=PluginConfig, covariant=True, default=PluginConfig)
+"""The config class of a component (``Strategy[MyConfig]``); unparametrised it is ``PluginConfig``.
+Covariant: a ``Strategy[MyConfig]`` is a ``Strategy`` wherever one is expected (hooks, registry)."""
+
+
+class Component(ABC, Generic[ConfigT]):
+    """Base of all components. Subclasses set ``name`` and may set ``Config``.
+
+    Generic in its config class: ``class MyStrategy(Strategy[MyConfig])`` with ``Config = MyConfig``
+    types ``self.config`` as ``MyConfig`` (no casts, no ``isinstance`` checks). A config of another
+    class is refused with a ``TypeError`` naming both.
+    """
 
     name: ClassVar[str]
     kind: ClassVar[str] = ""
     Config: ClassVar[type[PluginConfig]] = EmptyConfig
     default: ClassVar[bool] = False
     """``True``: a spec that leaves out this kind gets this component (``Registry.default_name``)."""
+    config: ConfigT
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init__(self, config: ConfigT | None = None) -> None:
+        if config is None:
+            config = cast(ConfigT, self.Config())
+        elif not isinstance(config, self.Config):
+            raise TypeError(
+                f"{type(self).__name__} needs a {self.Config.__name__} config, got {type(config).__name__}"
+            )
+        self.config = config
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -175,11 +192,7 @@ class Component(ABC):
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0].strip() if doc else ""
 
-    @classmethod
-    def qualified_name(cls) -> str:
-        return f"{cls.__module__}:{cls.__qualname__}"
-
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release resources (models, servers, connections). Called once at the end of a run."""
 
     def preflight(self, ctx: PreflightContext) -> Sequence[Problem]:
@@ -221,7 +234,7 @@ class SelectionContext:
     progress: ProgressFn = no_progress
 
 
-class Strategy(Component):
+class Strategy(Component[ConfigT]):
     """Base class of selection strategies.
 
     ``select`` returns exactly ``min(k, len(pool))`` distinct ids from ``ctx.pool`` (the loop checks).
@@ -282,7 +295,7 @@ class AnnotationContext:
     (e.g. a web page): see :class:`atgen_core.annotation.AnnotationStore`. ``None`` outside the loop."""
 
 
-class Annotator(Component):
+class Annotator(Component[ConfigT]):
     """Base class of annotators (oracle, LLM, human).
 
     ``annotate`` yields one ``AnnotationResult`` per item *as soon as it is known*; the loop commits
@@ -333,7 +346,7 @@ class TrainContext:
     progress: ProgressFn = no_progress
 
 
-class Trainer(Component):
+class Trainer(Component[ConfigT]):
     """Base class of trainers: load a (base or adapted) model, and fine-tune on the labelled set."""
 
     kind: ClassVar[str] = "trainer"
@@ -354,7 +367,12 @@ class Trainer(Component):
 
 @dataclass(frozen=True)
 class MetricContext:
-    """Predictions to score, with all references per example and the source inputs, in one order."""
+    """Predictions to score, with all references per example and the source inputs, in one order.
+
+    ``cache`` is the metric's persistent key-value store in the run store (namespace
+    ``metric:<name>``), for metrics that pay per call (e.g. an LLM judge): a resumed run or a later
+    evaluation of the same predictions reuses it. Outside a run it caches nothing.
+    """
 
     ids: Sequence[str]
     predictions: Sequence[str]
@@ -362,6 +380,7 @@ class MetricContext:
     sources: Sequence[str]
     run_dir: Path | None = None
     progress: ProgressFn = no_progress
+    cache: KeyValueCache = field(default_factory=_NullCache)
 
     def example_id(self, index: int) -> str:
         """The id of example ``index`` (``#index`` when ids are missing), for error messages."""
@@ -397,7 +416,7 @@ class MetricContext:
         return out
 
 
-class Metric(Component):
+class Metric(Component[ConfigT]):
     """Base class of metrics. ``keys()`` names every value reported, with its scale and direction."""
 
     kind: ClassVar[str] = "metric"
@@ -426,7 +445,7 @@ class DataContext:
     """Directory that relative paths in the spec are resolved against (the spec file's folder)."""
 
 
-class DataSource(Component):
+class DataSource(Component[ConfigT]):
     """Base class of data sources: yields rows (dicts of column -> value) of a named split."""
 
     kind: ClassVar[str] = "data_source"
@@ -448,7 +467,7 @@ class EmbedContext:
     progress: ProgressFn = no_progress
 
 
-class Embedder(Component):
+class Embedder(Component[ConfigT]):
     """Base class of input embedders (used by diversity strategies; results cached per run)."""
 
     kind: ClassVar[str] = "embedder"
@@ -502,7 +521,7 @@ class ScoringRequest:
     embedder: EmbedderRecipe | None = None
 
 
-class ScoringBackend(Component):
+class ScoringBackend(Component[ConfigT]):
     """Base class of scoring backends: where the loop's per-iteration generation pass runs.
 
     Without a backend in the spec the loop scores in-process with the trainer's model handle.
@@ -537,6 +556,3 @@ KINDS: dict[str, type[Component]] = {
     "scoring_backend": ScoringBackend,
 }
 """Component kind -> base class."""
-
-# Re-exported for convenience of plugin authors.
-_REEXPORTS = (Example, AnnotationItem, AnnotationResult, MetricKey, MetricResult, TrainExample, TrainResult)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 from atgen_core.components import DataContext, DataSource
 from atgen_core.errors import DataError, SpecIssue, issue_from_message
 from atgen_core.spec import DataSpec
+from atgen_core.templates import PromptTemplate
 from atgen_core.types import Example
 
 __all__ = [
@@ -40,37 +40,6 @@ __all__ = [
     "load_data",
     "seeded_subset",
 ]
-
-_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|\{|\}")
-
-
-class PromptTemplate:
-    """A ``{field}`` template; ``{{`` and ``}}`` are literal braces. Values are never re-parsed."""
-
-    def __init__(self, template: str) -> None:
-        self.template = template
-        self.fields: list[str] = []
-        for match in _FIELD.finditer(template):
-            text = match.group(0)
-            if match.group(1):
-                self.fields.append(match.group(1))
-            elif text in ("{", "}"):
-                raise DataError(
-                    f"data.prompt: unmatched {text!r} at position {match.start()} of {template!r}; "
-                    "write {{ or }} for a literal brace"
-                )
-
-    def render(self, row: Mapping[str, Any]) -> str:
-        def fill(match: re.Match[str]) -> str:
-            text = match.group(0)
-            if text == "{{":
-                return "{"
-            if text == "}}":
-                return "}"
-            value = row[match.group(1)]
-            return "" if value is None else str(value)
-
-        return _FIELD.sub(fill, self.template)
 
 
 @dataclass(frozen=True)

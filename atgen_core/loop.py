@@ -12,16 +12,15 @@ for the same item.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from atgen_core.annotation import RunAnnotationStore
+from atgen_core.atomic import atomic_open, atomic_write
 from atgen_core.components import (
     AnnotationContext,
     Annotator,
@@ -69,7 +69,6 @@ from atgen_core.types import (
     Signals,
     TrainExample,
 )
-from atgen_core.verdict import load_reference, verdict
 
 if TYPE_CHECKING:
     from atgen_core.registry import Registry
@@ -184,6 +183,8 @@ class Experiment:
         self._threads_warned = False
         self._drafts: dict[str, str] = {}
         """Drafts of the latest scored candidates; the selected ones are stored with the selection."""
+        self.round_hook: Callable[[int], None] | None = None
+        """Called by ``run()`` after each evaluated round (``BASE_ROUND`` for the untrained model)."""
 
     # -- construction -----------------------------------------------------------------------------
 
@@ -199,7 +200,8 @@ class Experiment:
     ) -> Experiment:
         """Build an experiment from a spec object, a dict or a JSON file path.
 
-        ``cache_dir`` holds what may be shared between runs (input embeddings, converted models).
+        ``cache_dir`` holds what may be shared between runs (input embeddings); converted models live in
+        the user's model cache.
         """
         from atgen_core.plugins import get_registry
 
@@ -388,6 +390,7 @@ class Experiment:
         self._retrain_missing_latest()
         if loop.evaluate_untrained:
             self._evaluate(BASE_ROUND)
+            self._round_done(BASE_ROUND)
         rounds = loop.rounds
         reason = "iterations done"
         for round_ in range(rounds):
@@ -403,6 +406,7 @@ class Experiment:
             self._annotate(round_, ids)
             self._train(round_)
             values = self._evaluate(round_)
+            self._round_done(round_)
             if loop.stop_when and all(values.get(key, -math.inf) >= t for key, t in loop.stop_when.items()):
                 reason = "target reached: " + ", ".join(f"{k} >= {t}" for k, t in loop.stop_when.items())
                 break
@@ -418,6 +422,10 @@ class Experiment:
         self._export_curve()
         return summary
 
+    def _round_done(self, round_: int) -> None:
+        if self.round_hook is not None:
+            self.round_hook(round_)
+
     def summary(self, reason: str = "") -> RunSummary:
         """Per-round metrics, labels and spend so far."""
         n_labels, money = self.store.spent()
@@ -431,7 +439,9 @@ class Experiment:
         return summary
 
     def _verdict(self, rounds: list[dict[str, Any]]) -> str:
-        """How this run's strategy compares with random, from the spec's reference file (atgen_core.verdict)."""
+        """How this run's strategy compares with random, from the spec's reference file (analysis.reference)."""
+        from atgen_core.analysis.reference import load_reference, verdict
+
         reference, source = None, ""
         if self.spec.reference:
             path = Path(self.spec.reference).expanduser()
@@ -642,7 +652,8 @@ class Experiment:
             matrix = self._embed(round_, missing, [everything[i] for i in missing])
             known.update(zip(missing, matrix))
             ids_all = list(known)
-            _atomic_npz(cache_file, ids=np.array(ids_all), matrix=np.stack([known[i] for i in ids_all]))
+            with atomic_open(cache_file, "wb") as handle:
+                np.savez(handle, ids=np.array(ids_all), matrix=np.stack([known[i] for i in ids_all]))
         ids = list(texts)
         return Embeddings(ids, np.stack([known[i] for i in ids]).astype(np.float32))
 
@@ -836,7 +847,7 @@ class Experiment:
         per_example: dict[str, Sequence[float]] = {}
         timings: dict[str, float] = {}
         for metric in self.metrics:
-            result = metric.compute(ctx)
+            result = metric.compute(dataclasses.replace(ctx, cache=self.store.cache(f"metric:{metric.name}")))
             values.update({k: float(v) for k, v in result.values.items()})
             per_example.update(result.per_example)
             timings[metric.name] = round(result.seconds, 3)
@@ -856,7 +867,8 @@ class Experiment:
             return
         if set(generations) != {e.id for e in self.test}:
             raise AtgenError("import_evaluation: the generations do not cover this run's test set")
-        self.store.save_evaluation(round_, values, 0, [(e.id, generations[e.id]) for e in self.test])
+        n_labels = self.store.spent()[0] if round_ >= 0 else 0
+        self.store.save_evaluation(round_, values, n_labels, [(e.id, generations[e.id]) for e in self.test])
         self.store.mark_step(round_, "evaluate", 0.0, {"imported": True})
         self._export_metrics()
 
@@ -868,18 +880,16 @@ class Experiment:
         for attempt in self.store.attempts():
             example = self._by_id[attempt["id"]]
             lines.append(json.dumps({**attempt, "input": example.input}, ensure_ascii=False))
-        _atomic_text(path, "\n".join(lines) + ("\n" if lines else ""))
+        atomic_write(path, "\n".join(lines) + ("\n" if lines else ""))
 
     def _export_metrics(self) -> None:
         rows = self.store.metrics()
         keys = sorted({k for _, _, vals in rows for k in vals})
-        fd, tmp = tempfile.mkstemp(dir=self.run_dir, suffix=".tmp")
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+        with atomic_open(self.run_dir / "metrics.csv", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["round", "labels", *keys])
             for r, n, vals in rows:
                 writer.writerow([r, n, *(vals.get(k, "") for k in keys)])
-        os.replace(tmp, self.run_dir / "metrics.csv")
 
     def _export_generations(
         self, round_: int, predictions: Sequence[str], per_example: Mapping[str, Sequence[float]]
@@ -892,7 +902,7 @@ class Experiment:
                                      "references": list(example.references), "scores": scores},
                                     ensure_ascii=False))
         (self.run_dir / "generations").mkdir(exist_ok=True)
-        _atomic_text(self.run_dir / "generations" / f"{name}.jsonl", "\n".join(lines) + "\n")
+        atomic_write(self.run_dir / "generations" / f"{name}.jsonl", "\n".join(lines) + "\n")
 
     def _export_curve(self) -> None:
         rows = [(n, vals) for r, n, vals in self.store.metrics()]
@@ -919,18 +929,4 @@ class Experiment:
         fig.savefig(self.run_dir / "learning_curve.png", dpi=120)
         plt.close(fig)
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
-def _atomic_npz(path: Path, **arrays: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    with os.fdopen(fd, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(tmp, path)
 

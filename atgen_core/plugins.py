@@ -9,7 +9,7 @@ Environment variables:
 
 - ``ATGEN_DISABLE_PLUGINS=a,b``: do not load these plugins (entry-point or distribution names).
 - ``ATGEN_LOAD_PLUGINS=a,b``: load only these plugins; an empty value loads none.
-- ``ATGEN_TRACE_PLUGINS=1``: print discovery steps and every hook call to stderr.
+- ``ATGEN_TRACE_PLUGINS=1``: print discovery steps and every registration hook's result to stderr.
 
 Nothing heavy is imported here: discovery costs one scan of the installed distributions plus the
 import of each plugin's ``hooks`` module (which, by contract, imports no heavy library).
@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,20 +123,6 @@ class AtgenPluginManager(pluggy.PluginManager):
         self.disabled: list[DisabledPlugin] = []
         self.shadowed: list[PluginRecord] = []
         """Entry points not loaded because another distribution already uses their name."""
-        if _tracing():
-            self.add_hookcall_monitoring(_trace_before, _trace_after)
-
-
-def _trace_before(hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
-    plugins = ", ".join(impl.plugin_name for impl in hook_impls)
-    _trace(f"call {hook_name}({', '.join(kwargs)}) -> impls [{plugins}]")
-
-
-def _trace_after(
-    outcome: pluggy.Result[Any], hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
-) -> None:
-    del hook_impls, kwargs
-    _trace(f"done {hook_name}: {outcome.get_result() if outcome.exception is None else outcome.exception!r}")
 
 
 def create_plugin_manager(

@@ -320,6 +320,11 @@ class RunStore:
     def selected_ids(self) -> set[str]:
         return {r[0] for r in self._execute("SELECT id FROM selections")}
 
+    def selection_log(self) -> list[tuple[int, str, str]]:
+        """(round, id, strategy name) of every selected item, in round and rank order."""
+        rows = self._execute("SELECT round, id, strategy FROM selections ORDER BY round, rank")
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
     def record_result(self, round_: int, result: AnnotationResult, annotator: str) -> None:
         """Commit one annotation result; an ``ok`` result with non-empty text becomes a label."""
         now = time.time()

@@ -52,6 +52,7 @@ from atgen_core.types import (
     Generation,
     GenerationSettings,
     LabelledView,
+    MemoryCache,
     MetricKey,
     PoolView,
     ProgressFn,
@@ -67,6 +68,7 @@ __all__ = [
     "HEAVY_MODULES",
     "FakeModel",
     "FakeSite",
+    "MemoryCache",
     "atgen_fake_site",
     "atgen_pm",
     "atgen_registry",
@@ -188,17 +190,22 @@ def atgen_fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 # --------------------------------------------------------------------------------------------------
 
 
-def check_light_import(module: str, heavy: Sequence[str] = HEAVY_MODULES, *, timeout: float = 60.0) -> list[str]:
+def check_light_import(
+    module: str, heavy: Sequence[str] = HEAVY_MODULES, *, run: str = "", timeout: float = 60.0
+) -> list[str]:
     """Import ``module`` in a fresh interpreter; return the heavy modules that the import pulled in.
 
-    The child sees the parent's ``sys.path``, so modules importable here are importable there.
-    Raises ``AssertionError`` when the module cannot be imported at all.
+    ``run`` is Python code executed after the import with the module bound to ``m`` (e.g.
+    ``"m.atgen_register_metrics()"``), for checks that registering or building a component stays light
+    too. The child sees the parent's ``sys.path``, so modules importable here are importable there.
+    Raises ``AssertionError`` when the module cannot be imported (or ``run`` fails).
     """
     code = textwrap.dedent(
         f"""
         import importlib, json, sys
-        importlib.import_module({module!r})
-        print(json.dumps(sorted(m for m in {list(heavy)!r} if m in sys.modules)))
+        m = importlib.import_module({module!r})
+        exec({run!r})
+        print(json.dumps(sorted(x for x in {list(heavy)!r} if x in sys.modules)))
         """
     )
     env = dict(os.environ)

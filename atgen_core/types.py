@@ -27,6 +27,7 @@ __all__ = [
     "GenerationSettings",
     "KeyValueCache",
     "LabelledView",
+    "MemoryCache",
     "MetricKey",
     "MetricResult",
     "ModelHandle",
@@ -221,19 +222,6 @@ class Requirements:
     labelled: bool = False
     model: bool = False
 
-    def merge(self, other: Requirements) -> Requirements:
-        """The union of two requirement sets (the larger sampling request wins)."""
-        samples = self.samples
-        if other.samples is not None and (samples is None or other.samples.n > samples.n):
-            samples = other.samples
-        return Requirements(
-            generations=self.generations or other.generations,
-            samples=samples,
-            embeddings=self.embeddings or other.embeddings,
-            labelled=self.labelled or other.labelled,
-            model=self.model or other.model,
-        )
-
 
 class Embeddings:
     """A matrix of row vectors addressed by id (rows are float32, not necessarily normalised)."""
@@ -322,6 +310,19 @@ class KeyValueCache(Protocol):
     def get(self, key: str) -> str | None: ...
 
     def put(self, key: str, value: str) -> None: ...
+
+
+class MemoryCache:
+    """An in-memory ``KeyValueCache`` (tests, notebooks, benchmarks); ``data`` holds every entry."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.data[key] = value
 
 
 # --------------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 import numpy as np
 from atgen_baselines.hooks import atgen_register_strategies
 from atgen_baselines.idds import idds_greedy
-from atgen_baselines.ranking import id_ranks
 
 from atgen_core import (
     Embeddings,
@@ -35,6 +34,7 @@ from atgen_core import (
     SelectionContext,
     Signals,
 )
+from atgen_core.ranking import id_ranks
 
 VOCAB = [f"w{i}" for i in range(2000)]
 T = TypeVar("T")

@@ -18,17 +18,7 @@ from atgen_openai_annotator.annotator import OpenAIAnnotator
 from atgen_openai_annotator.stub_server import OpenAIStub, StubReply
 
 from atgen_core import AnnotationContext, AnnotationItem, Example
-
-
-class MemoryCache:
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: str) -> None:
-        self.data[key] = value
+from atgen_core.types import MemoryCache
 
 
 def timed_run(annotator: OpenAIAnnotator, items: list[AnnotationItem], cache: MemoryCache | None) -> float:
@@ -60,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
 
+        timed_run(build(1), items[:1], None)  # warm-up: the openai client is imported on first use
         baseline = timed_run(build(1), items, None)
         concurrent = timed_run(build(args.concurrency), items, None)
         cache = MemoryCache()

@@ -152,7 +152,8 @@ class FakeTrainer(Trainer):
         assert isinstance(self.config, FakeTrainerConfig)
         if self.config.log_file:
             with open(self.config.log_file, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"round": ctx.iteration, "n": len(ctx.examples)}) + "\n")
+                handle.write(json.dumps({"round": ctx.iteration, "n": len(ctx.examples), "pid": os.getpid(),
+                                         "threads": os.environ.get("OMP_NUM_THREADS")}) + "\n")
         ctx.output_dir.mkdir(parents=True, exist_ok=True)
         if ctx.iteration == self.config.crash_round:
             (ctx.output_dir / "partial").write_text("half-written", encoding="utf-8")

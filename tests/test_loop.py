@@ -344,3 +344,23 @@ def test_a_bad_schedule_is_a_spec_error(tmp_path: Path, registry, loop: dict[str
     with pytest.raises(SpecError, match=message):
         Experiment.from_spec(spec, registry=registry, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_each_metric_gets_its_own_persistent_cache(tmp_path: Path, registry, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    compute = fakes.AccuracyMetric.compute
+    seen: list[str | None] = []
+
+    def caching_compute(self, ctx):  # type: ignore[no-untyped-def]
+        seen.append(ctx.cache.get("evaluations"))  # what the previous evaluation stored
+        ctx.cache.put("evaluations", str(len(seen)))
+        return compute(self, ctx)
+
+    monkeypatch.setattr(fakes.AccuracyMetric, "compute", caching_compute)
+    run(make_spec(tmp_path, loop={"iterations": 1}), registry).close()
+    assert seen == [None, "1", "2"]  # base round, round 0, round 1: the cache persists across evaluations
+    store = RunStore(tmp_path / "run", create=False)
+    try:
+        assert store.cache("metric:accuracy").get("evaluations") == "3"
+        assert store.cache("annotator:counting-oracle").get("evaluations") is None  # namespaces are separate
+    finally:
+        store.close()

@@ -250,6 +250,8 @@ def test_check_component_detects_heavy_imports(atgen_fake_site: FakeSite) -> Non
     heavy = ("tt_fake_heavy_lib",)
     assert check_light_import("tt_heavy_component", heavy) == ["tt_fake_heavy_lib"]
     assert check_light_import("tt_light_component", heavy) == []
+    # selecting runs the lazy import: caught when the check runs code after the import
+    assert check_light_import("tt_light_component", heavy, run="m.Light().select(None)") == ["tt_fake_heavy_lib"]
     with pytest.raises(AssertionError, match="importing tt_heavy_component imports tt_fake_heavy_lib"):
         check_component(tt_heavy_component.Heavy, heavy=heavy)
     assert isinstance(check_component(tt_light_component.Light, heavy=heavy), tt_light_component.Light)

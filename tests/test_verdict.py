@@ -10,9 +10,9 @@ import atgen_test_components as fakes
 import pytest
 from test_loop import make_spec
 
+from atgen_core.analysis.reference import paired_interval, verdict, write_reference
 from atgen_core.loop import Experiment
 from atgen_core.plugins import load_registry
-from atgen_core.verdict import paired_interval, verdict, write_reference
 
 REFERENCE = {
     "metric": "rougeL",

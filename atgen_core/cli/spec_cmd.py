@@ -13,7 +13,7 @@ from atgen_core.errors import SpecError
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``validate`` and ``schema`` sub-commands."""
     validate = sub.add_parser("validate", help="check a spec without running it (all problems at once)")
-    validate.add_argument("spec", type=Path, help="experiment spec (JSON)")
+    validate.add_argument("spec", type=Path, help="experiment or benchmark spec (JSON)")
     validate.add_argument("-o", "--output-dir", type=Path, help="check this run directory instead of output_dir")
     validate.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
                           help="also load this module as a plugin (repeatable)")
@@ -46,6 +46,11 @@ def _validate(args: argparse.Namespace) -> int:
     registry = load_registry_for(args)
     try:
         raw = load_spec_file(args.spec)
+        if "base" in raw or "strategies" in raw:  # a benchmark spec
+            from atgen_core.bench.validate import describe_benchmark, validate_benchmark
+
+            print(describe_benchmark(validate_benchmark(args.spec, registry)))
+            return 0
         checked = check_spec(raw, registry, source=str(args.spec), base_dir=args.spec.resolve().parent,
                              run_dir=args.output_dir or raw_run_dir(raw))
     except SpecError as exc:

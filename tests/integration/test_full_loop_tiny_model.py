@@ -2,11 +2,15 @@
 
 A 2-layer Llama with a tokenizer trained in the test stands in for SmolLM2, so the real loading,
 training, generation, scoring and selection code runs in seconds. Every strategy in the catalogue must
-complete two rounds and select distinct, unlabelled ids.
+complete two rounds and select distinct, unlabelled ids, and its round-1 picks must follow its signal:
+the same ids when the pool is handed over in reverse order with another random stream (a random
+picker moves; ``random`` itself is checked to move, so the check can fail), and not the ids ``random``
+picks from the same context.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -18,8 +22,10 @@ pytest.importorskip("atgen_lora_trainer")
 pytest.importorskip("torch")
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "plugins" / "lora-trainer" / "tests"))
+import numpy as np
 from lora_trainer_helpers import CHATML_TEMPLATE, make_model_dir
 
+from atgen_core import PoolView, SelectionContext
 from atgen_core.loop import BASE_ROUND, Experiment
 from atgen_core.plugins import load_registry
 from atgen_core.store import RunStore
@@ -77,6 +83,14 @@ def test_every_strategy_runs_the_real_loop(strategy: str, registry, model_dir: P
         pytest.skip(f"strategy {strategy!r} is not installed")
     spec = spec_for(strategy, model_dir, data_file, tmp_path / "run")
     with Experiment.from_spec(spec, registry=registry, progress=False) as experiment:
+        contexts: dict[int, SelectionContext] = {}
+        select = experiment.strategy.select
+
+        def spy(ctx: SelectionContext) -> Any:
+            contexts[ctx.iteration] = ctx
+            return select(ctx)
+
+        experiment.strategy.select = spy  # type: ignore[method-assign]
         summary = experiment.run()
         store = experiment.store
         first, second = store.selection(0), store.selection(1)
@@ -91,6 +105,24 @@ def test_every_strategy_runs_the_real_loop(strategy: str, registry, model_dir: P
         assert adapter is not None and (experiment.run_dir / adapter["adapter"]).exists()
         assert not Path(adapter["adapter"]).is_absolute()  # relative: the run directory can be moved
         assert summary.labels == 8
+        check_picks_follow_the_signal(strategy, registry, select, contexts[1], second)
+
+
+# Strategies that mix a random part into their picks by design, and how many picks are signal-driven.
+RANDOM_FILL = {"dual": 2}  # k=4, p=0.5: two BLEUVar-kept candidates, two drawn at random
+
+
+def check_picks_follow_the_signal(strategy: str, registry, select, ctx: SelectionContext,  # type: ignore[no-untyped-def]
+                                  picked: list[str]) -> None:
+    """Round-1 picks do not depend on pool order or the random stream, and differ from random's."""
+    moved = dataclasses.replace(ctx, pool=PoolView(ctx.pool.examples[::-1]), rng=np.random.default_rng(987654))
+    again = set(select(moved))
+    if strategy == "random":
+        assert again != set(picked), "random's picks did not move: the check below could not fail"
+        return
+    assert len(again & set(picked)) >= len(picked) - RANDOM_FILL.get(strategy, 0), (strategy, picked, again)
+    random_picks = registry.get("strategy", "random").cls().select(ctx)
+    assert set(random_picks) != set(picked), f"{strategy} picked exactly what random picks"
 
 
 def test_resume_reloads_the_saved_adapter_with_identical_outputs(registry, model_dir: Path, data_file: Path,  # type: ignore[no-untyped-def]

@@ -20,9 +20,9 @@ import numpy as np
 from pydantic import Field
 
 from atgen_baselines.pairwise_bleu import SmoothMethod, make_tokenizer, pairwise_bleu_many
-from atgen_baselines.ranking import check_k, top_k_ids, unique_pool_ids
 from atgen_baselines.signals import sampled_generations
 from atgen_core import PluginConfig, Requirements, SamplingRequest, SelectionContext, Strategy
+from atgen_core.ranking import check_k, top_k_ids, unique_pool_ids
 
 __all__ = ["BLEUVarConfig", "BLEUVarStrategy", "SmoothMethod", "bleuvar", "bleuvar_many"]
 
@@ -71,13 +71,12 @@ def bleuvar(
     return float(bleuvar_many([texts], smooth_method, smooth_value)[0])
 
 
-class BLEUVarStrategy(Strategy):
+class BLEUVarStrategy(Strategy[BLEUVarConfig]):
     """BLEUVar: label the inputs whose sampled outputs disagree most (pairwise sentence-BLEU variance)."""
 
     name = "bleuvar"
     Config = BLEUVarConfig
     cold_start = True
-    config: BLEUVarConfig
 
     def requirements(self) -> Requirements:
         """Needs ``num_samples`` sampled outputs per pool item."""

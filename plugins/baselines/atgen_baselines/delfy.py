@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from atgen_baselines.ranking import order_by_score
+from atgen_core.ranking import order_by_score
 
 __all__ = ["delfy_scores", "porter_stemmer", "tokenize"]
 

@@ -16,10 +16,10 @@ from pydantic import Field
 
 from atgen_baselines.bleuvar import SmoothMethod, bleuvar_many
 from atgen_baselines.idds import idds_select
-from atgen_baselines.ranking import check_k, top_k_ids, unique_pool_ids
 from atgen_baselines.signals import sampled_generations
 from atgen_baselines.similarity import Similarity
 from atgen_core import PluginConfig, Requirements, SamplingRequest, SelectionContext, Strategy
+from atgen_core.ranking import check_k, top_k_ids, unique_pool_ids
 
 __all__ = ["DualConfig", "DualStrategy", "dual_counts"]
 
@@ -60,13 +60,12 @@ def dual_counts(k: int, pool_size: int, p: float, candidate_factor: float) -> tu
     return n, kept, take - kept
 
 
-class DualStrategy(Strategy):
+class DualStrategy(Strategy[DualConfig]):
     """DUAL: IDDS candidates filtered by BLEUVar, with the rest of the batch drawn at random."""
 
     name = "dual"
     Config = DualConfig
     cold_start = True
-    config: DualConfig
 
     def requirements(self) -> Requirements:
         """Needs input embeddings (IDDS) and ``num_samples`` sampled outputs per item (BLEUVar)."""

@@ -25,10 +25,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from atgen_baselines.ranking import check_k, id_ranks, unique_pool_ids
 from atgen_baselines.signals import prepared_embeddings
 from atgen_baselines.similarity import clipped_similarity_sums, matvec
 from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core.ranking import check_k, id_ranks, unique_pool_ids
 
 __all__ = ["GraphCutConfig", "GraphCutStrategy", "graph_cut_greedy"]
 
@@ -85,13 +85,12 @@ def graph_cut_greedy(
     return order
 
 
-class GraphCutStrategy(Strategy):
+class GraphCutStrategy(Strategy[GraphCutConfig]):
     """Graph cut: greedy submodular pick of inputs that represent the pool and are unlike the labelled set."""
 
     name = "graph-cut"
     Config = GraphCutConfig
     cold_start = True
-    config: GraphCutConfig
 
     def requirements(self) -> Requirements:
         """Needs input embeddings of the pool and of the labelled set."""

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import Field
 
-from atgen_baselines.ranking import check_k, id_ranks, unique_pool_ids
 from atgen_baselines.signals import prepared_embeddings
 from atgen_baselines.similarity import Similarity, matvec
 from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core.ranking import check_k, id_ranks, unique_pool_ids
 
 __all__ = ["IDDSConfig", "IDDSStrategy", "idds_greedy", "idds_select"]
 
@@ -113,13 +113,12 @@ def idds_select(
     return picks + emb.invalid_ids[: take - len(picks)]
 
 
-class IDDSStrategy(Strategy):
+class IDDSStrategy(Strategy[IDDSConfig]):
     """In-Domain Diversity Sampling: typical of the pool, unlike the labelled and already picked inputs."""
 
     name = "idds"
     Config = IDDSConfig
     cold_start = True
-    config: IDDSConfig
 
     def requirements(self) -> Requirements:
         """IDDS needs input embeddings of the pool and of the labelled set."""

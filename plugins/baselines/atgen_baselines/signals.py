@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atgen_baselines.ranking import report_nan
 from atgen_baselines.similarity import Similarity, finite_row_mask, prepare, working_dtype
 from atgen_core import Generation, SelectionContext
+from atgen_core.ranking import report_nan
 
 __all__ = [
     "MissingSignalError",

@@ -8,9 +8,9 @@ import numpy as np
 from pydantic import Field
 
 from atgen_baselines.delfy import delfy_scores
-from atgen_baselines.ranking import check_k, min_ranks, report_nan, top_k_ids, unique_pool_ids
 from atgen_baselines.signals import greedy_generations
 from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core.ranking import check_k, min_ranks, report_nan, top_k_ids, unique_pool_ids
 
 __all__ = ["TEDelfyConfig", "TEDelfyStrategy", "rank_sum"]
 
@@ -35,13 +35,12 @@ def rank_sum(ids: Sequence[str], entropy: np.ndarray, delfy: np.ndarray) -> np.n
     return min_ranks(ids, entropy) + min_ranks(ids, delfy)
 
 
-class TEDelfyStrategy(Strategy):
+class TEDelfyStrategy(Strategy[TEDelfyConfig]):
     """Mean token entropy rank plus DELFY (decayed word frequency) rank: uncertain, representative inputs."""
 
     name = "te-delfy"
     Config = TEDelfyConfig
     cold_start = True
-    config: TEDelfyConfig
 
     def requirements(self) -> Requirements:
         """Needs greedy generations (token entropies); the labelled set may be empty (C_L = 0)."""

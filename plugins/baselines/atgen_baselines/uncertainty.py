@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import Field
 
-from atgen_baselines.ranking import check_k, top_k_ids, unique_pool_ids
 from atgen_baselines.signals import greedy_generations
 from atgen_core import Generation, PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core.ranking import check_k, top_k_ids, unique_pool_ids
 
-__all__ = ["EntropyConfig", "EntropyStrategy", "NSPConfig", "NSPStrategy", "sequence_uncertainty"]
+__all__ = [
+    "EntropyConfig",
+    "EntropyStrategy",
+    "NSPConfig",
+    "NSPStrategy",
+    "sequence_uncertainty",
+    "top_k_by_greedy_output",
+]
+
+
+def top_k_by_greedy_output(ctx: SelectionContext, strategy: str, score: Callable[[Generation], float]) -> list[str]:
+    """The k pool ids whose greedy output scores highest (NaN scores ranked last, with a warning)."""
+    check_k(ctx.k, strategy)
+    ids = unique_pool_ids(ctx.pool.ids, strategy)
+    if min(ctx.k, len(ids)) == 0:
+        return []
+    scores = np.array([score(g) for g in greedy_generations(ctx, ids, strategy)], dtype=np.float64)
+    return top_k_ids(ids, scores, ctx.k, strategy, "empty greedy output or NaN token scores")
 
 
 class EntropyConfig(PluginConfig):
     """The ``entropy`` strategy has no options."""
 
 
-class EntropyStrategy(Strategy):
+class EntropyStrategy(Strategy[EntropyConfig]):
     """Mean token entropy of the greedy output: label the inputs the model is least sure about."""
 
     name = "entropy"
@@ -32,13 +49,7 @@ class EntropyStrategy(Strategy):
 
     def select(self, ctx: SelectionContext) -> Sequence[str]:
         """Top-k by mean per-token entropy (an empty output scores NaN: ranked last, with a warning)."""
-        check_k(ctx.k, self.name)
-        ids = unique_pool_ids(ctx.pool.ids, self.name)
-        if min(ctx.k, len(ids)) == 0:
-            return []
-        generations = greedy_generations(ctx, ids, self.name)
-        scores = np.array([g.mean_entropy for g in generations], dtype=np.float64)
-        return top_k_ids(ids, scores, ctx.k, self.name, "empty greedy output or NaN token scores")
+        return top_k_by_greedy_output(ctx, self.name, lambda g: g.mean_entropy)
 
 
 class NSPConfig(PluginConfig):
@@ -59,13 +70,12 @@ def sequence_uncertainty(generation: Generation, length_penalty: float) -> float
     return -math.fsum(generation.token_logprobs) / generation.num_tokens**length_penalty
 
 
-class NSPStrategy(Strategy):
+class NSPStrategy(Strategy[NSPConfig]):
     """Normalised sequence probability: label the inputs whose greedy output is least likely."""
 
     name = "nsp"
     Config = NSPConfig
     cold_start = True
-    config: NSPConfig
 
     def requirements(self) -> Requirements:
         """Needs one greedy generation per pool item with per-token log-probs."""
@@ -73,11 +83,5 @@ class NSPStrategy(Strategy):
 
     def select(self, ctx: SelectionContext) -> Sequence[str]:
         """Top-k by length-normalised negative log-likelihood (empty outputs: NaN, ranked last, warned)."""
-        check_k(ctx.k, self.name)
-        ids = unique_pool_ids(ctx.pool.ids, self.name)
-        if min(ctx.k, len(ids)) == 0:
-            return []
-        generations = greedy_generations(ctx, ids, self.name)
         penalty = self.config.length_penalty
-        scores = np.array([sequence_uncertainty(g, penalty) for g in generations], dtype=np.float64)
-        return top_k_ids(ids, scores, ctx.k, self.name, "empty greedy output or NaN token scores")
+        return top_k_by_greedy_output(ctx, self.name, lambda g: sequence_uncertainty(g, penalty))

@@ -9,9 +9,9 @@ import pytest
 import sacrebleu
 from atgen_baselines.bleuvar import BLEUVarStrategy, bleuvar
 from atgen_baselines.pairwise_bleu import make_tokenizer, pairwise_bleu
-from atgen_baselines.ranking import NaNScoreWarning
 
 from atgen_core import Generation
+from atgen_core.ranking import NaNScoreWarning
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "home", "quickly", ",", "."]
 

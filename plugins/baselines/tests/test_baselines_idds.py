@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from atgen_baselines.idds import IDDSStrategy, idds_greedy
-from atgen_baselines.ranking import NaNScoreWarning, id_ranks
+
+from atgen_core.ranking import NaNScoreWarning, id_ranks
 
 
 def naive_idds(

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 from atgen_baselines.delfy import delfy_scores, porter_stemmer, tokenize
-from atgen_baselines.ranking import NaNScoreWarning
 from atgen_baselines.te_delfy import TEDelfyStrategy
+
+from atgen_core.ranking import NaNScoreWarning
 
 
 def test_tokenize_lowercases_splits_on_word_characters_and_stems() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from atgen_baselines.ranking import NaNScoreWarning
 from atgen_baselines.signals import MissingSignalError
 from atgen_baselines.uncertainty import EntropyStrategy, NSPStrategy, sequence_uncertainty
 
 from atgen_core import Generation
+from atgen_core.ranking import NaNScoreWarning
 
 
 def test_entropy_prefers_high_mean_token_entropy(make_ctx, make_generation) -> None:

@@ -58,7 +58,7 @@ def _load_quietly(factory: Any, path: str, device: str) -> Any:
             hf_logging.enable_progress_bar()
 
 
-class SentenceTransformerEmbedder(Embedder):
+class SentenceTransformerEmbedder(Embedder[SentenceTransformerConfig]):
     """Sentence embeddings from a sentence-transformers model (default: local all-MiniLM-L6-v2)."""
 
     name: ClassVar[str] = "sentence-transformers"
@@ -66,14 +66,13 @@ class SentenceTransformerEmbedder(Embedder):
     """The default of its kind: specs that leave it out get this component."""
     Config = SentenceTransformerConfig
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: SentenceTransformerConfig | None = None) -> None:
         super().__init__(config)
         self._model: Any = None
 
     def embed(self, texts: Sequence[str], ctx: EmbedContext) -> np.ndarray:
         import numpy as np
 
-        assert isinstance(self.config, SentenceTransformerConfig)
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 

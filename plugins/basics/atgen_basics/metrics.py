@@ -119,14 +119,13 @@ class RougeConfig(PluginConfig):
         return value
 
 
-class RougeMetric(Metric):
+class RougeMetric(Metric[RougeConfig]):
     """ROUGE F1 (rouge-score): mean over examples, best reference per example; 0-1."""
 
     name = "rouge"
     default = True
     """The default metric: specs without `metrics` get this one."""
     Config = RougeConfig
-    config: RougeConfig
 
     def keys(self) -> Mapping[str, MetricKey]:
         return {t: MetricKey(low=0.0, high=1.0, higher_is_better=True) for t in self.config.rouge_types}
@@ -191,12 +190,11 @@ class SacreBleuConfig(PluginConfig):
     max_ngram_order: int = Field(4, ge=1, le=9, description="Highest n-gram order (BLEU-4 by default).")
 
 
-class SacreBleuMetric(Metric):
+class SacreBleuMetric(Metric[SacreBleuConfig]):
     """Corpus BLEU (sacreBLEU, 13a tokenisation by default), multi-reference; 0-100."""
 
     name = "sacrebleu"
     Config = SacreBleuConfig
-    config: SacreBleuConfig
 
     def keys(self) -> Mapping[str, MetricKey]:
         return {"sacrebleu": MetricKey(low=0.0, high=100.0, higher_is_better=True)}
@@ -241,12 +239,11 @@ class ChrfConfig(PluginConfig):
     whitespace: bool = Field(False, description="Keep whitespace characters in character n-grams.")
 
 
-class ChrfMetric(Metric):
+class ChrfMetric(Metric[ChrfConfig]):
     """Corpus chrF (sacreBLEU), multi-reference; 0-100."""
 
     name = "chrf"
     Config = ChrfConfig
-    config: ChrfConfig
 
     def keys(self) -> Mapping[str, MetricKey]:
         return {"chrf": MetricKey(low=0.0, high=100.0, higher_is_better=True)}
@@ -318,12 +315,11 @@ class ExactMatchConfig(PluginConfig):
     ignore_articles: bool = Field(True, description="Delete the English articles 'a', 'an', 'the' before comparing.")
 
 
-class ExactMatchMetric(Metric):
+class ExactMatchMetric(Metric[ExactMatchConfig]):
     """Exact match after normalisation against any reference; 0-1."""
 
     name = "exact-match"
     Config = ExactMatchConfig
-    config: ExactMatchConfig
 
     def keys(self) -> Mapping[str, MetricKey]:
         return {"exact_match": MetricKey(low=0.0, high=1.0, higher_is_better=True)}
@@ -399,12 +395,11 @@ class NumericAccuracyConfig(PluginConfig):
     tolerance: float = Field(1e-6, ge=0, description="Absolute tolerance of the numeric comparison.")
 
 
-class NumericAccuracyMetric(Metric):
+class NumericAccuracyMetric(Metric[NumericAccuracyConfig]):
     """GSM8K-style accuracy: the final number of the output equals the reference answer; 0-1."""
 
     name = "numeric-accuracy"
     Config = NumericAccuracyConfig
-    config: NumericAccuracyConfig
 
     def keys(self) -> Mapping[str, MetricKey]:
         return {"numeric_accuracy": MetricKey(low=0.0, high=1.0, higher_is_better=True)}
@@ -445,7 +440,7 @@ class LengthConfig(PluginConfig):
     """Options of the ``length`` metric (none)."""
 
 
-class LengthMetric(Metric):
+class LengthMetric(Metric[LengthConfig]):
     """Mean output length in words and mean ratio to the reference length."""
 
     name = "length"

@@ -23,7 +23,7 @@ class OracleConfig(PluginConfig):
     )
 
 
-class OracleAnnotator(Annotator):
+class OracleAnnotator(Annotator[OracleConfig]):
     """Labels from the gold target (simulated oracle); items without gold are reported as failed."""
 
     name: ClassVar[str] = "oracle"
@@ -32,11 +32,9 @@ class OracleAnnotator(Annotator):
     Config = OracleConfig
 
     def max_cost(self, item: AnnotationItem) -> float:
-        assert isinstance(self.config, OracleConfig)
         return self.config.price_per_label
 
     def annotate(self, items: Sequence[AnnotationItem], ctx: AnnotationContext) -> Iterator[AnnotationResult]:
-        assert isinstance(self.config, OracleConfig)
         for item in ctx.progress(items, total=len(items), desc="oracle"):
             refs = item.example.references
             if not refs:

@@ -95,7 +95,7 @@ class FilesConfig(PluginConfig):
     extra_splits: dict[str, str] = Field(default_factory=dict, description="Further named splits -> files.")
 
 
-class FilesSource(DataSource):
+class FilesSource(DataSource[FilesConfig]):
     """Local JSONL / JSON / CSV / Parquet files or saved `datasets` folders, one per split."""
 
     name: ClassVar[str] = "files"
@@ -104,7 +104,6 @@ class FilesSource(DataSource):
     Config = FilesConfig
 
     def _paths(self) -> dict[str, str]:
-        assert isinstance(self.config, FilesConfig)
         paths = {"train": self.config.train, **self.config.extra_splits}
         if self.config.test is not None:
             paths["test"] = self.config.test
@@ -155,14 +154,13 @@ class HubConfig(PluginConfig):
     trust_remote_code: bool = Field(False, description="Allow dataset loading scripts.")
 
 
-class HubSource(DataSource):
+class HubSource(DataSource[HubConfig]):
     """A dataset from the Hugging Face hub, loaded with `datasets` (online users)."""
 
     name: ClassVar[str] = "hub"
     Config = HubConfig
 
     def _load(self) -> Any:
-        assert isinstance(self.config, HubConfig)
         try:
             from datasets import load_dataset
         except ImportError:
@@ -206,7 +204,7 @@ class ReasoningGymConfig(PluginConfig):
         return value
 
 
-class ReasoningGymSource(DataSource):
+class ReasoningGymSource(DataSource[ReasoningGymConfig]):
     """Rows generated offline by reasoning-gym (columns: input = question, target = answer)."""
 
     name: ClassVar[str] = "reasoning-gym"
@@ -216,7 +214,6 @@ class ReasoningGymSource(DataSource):
         return ["train"]
 
     def load(self, split: str, ctx: DataContext) -> Iterable[Mapping[str, Any]]:
-        assert isinstance(self.config, ReasoningGymConfig)
         try:
             import reasoning_gym
         except ImportError:

@@ -32,27 +32,21 @@ class LongestFirstConfig(PluginConfig):
     )
 
 
-class LongestFirstStrategy(Strategy):
+class LongestFirstStrategy(Strategy[LongestFirstConfig]):
     """Label the longest inputs first (ties keep pool order); needs no model."""
 
     name: ClassVar[str] = "longest-first"
-    Config: ClassVar[type[PluginConfig]] = LongestFirstConfig
+    Config = LongestFirstConfig
     cold_start: ClassVar[bool] = True
-
-    def __init__(self, config: PluginConfig | None = None) -> None:
-        super().__init__(config)
-        if not isinstance(self.config, LongestFirstConfig):
-            raise TypeError(f"longest-first needs a LongestFirstConfig, got {type(self.config).__name__}")
-        self.options: LongestFirstConfig = self.config
 
     def length(self, text: str) -> int:
         """The length of ``text`` in the configured unit."""
-        return len(text.split()) if self.options.unit == "words" else len(text)
+        return len(text.split()) if self.config.unit == "words" else len(text)
 
     def select(self, ctx: SelectionContext) -> Sequence[str]:
         """The ``k`` longest candidates; outliers above ``max_length`` rank after every other input."""
-        texts = ctx.pool.prompts if self.options.use_prompt else ctx.pool.inputs
-        limit = self.options.max_length
+        texts = ctx.pool.prompts if self.config.use_prompt else ctx.pool.inputs
+        limit = self.config.max_length
         ranked = []
         for position, (id_, text) in enumerate(zip(ctx.pool.ids, texts)):
             size = self.length(text)

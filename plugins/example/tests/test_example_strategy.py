@@ -6,6 +6,7 @@ import pytest
 from atgen_example.longest_first import LongestFirstConfig, LongestFirstStrategy
 from pydantic import ValidationError
 
+from atgen_core import Example, PoolView
 from atgen_core.testing import check_component, make_pool, selection_context
 
 pytest_plugins = ["atgen_core.testing"]
@@ -46,11 +47,17 @@ def test_outliers_come_last_least_extreme_first() -> None:
 
 
 def test_use_prompt_measures_the_rendered_prompt() -> None:
-    pool, _ = make_pool(0, inputs=["one two three", "four"])
-    ctx = selection_context(pool, k=1)
-    strategy = LongestFirstStrategy(LongestFirstConfig(use_prompt=True, unit="characters"))
-    # The prompt adds the same frame to both inputs, so the longer input still wins.
-    assert list(strategy.select(ctx)) == ["ex0000"]
+    # The longer input has the shorter prompt (a template may add per-row fields), so the two
+    # options must pick different ids.
+    examples = (
+        Example(id="long-input", input="a long input text", prompt="Q: short"),
+        Example(id="long-prompt", input="tiny", prompt="Q: tiny, with a long rendered context around it"),
+    )
+    ctx = selection_context(PoolView(examples), k=1)
+    by_input = LongestFirstStrategy(LongestFirstConfig(use_prompt=False, unit="characters"))
+    by_prompt = LongestFirstStrategy(LongestFirstConfig(use_prompt=True, unit="characters"))
+    assert list(by_input.select(ctx)) == ["long-input"]
+    assert list(by_prompt.select(ctx)) == ["long-prompt"]
 
 
 def test_k_larger_than_pool_returns_every_id_once() -> None:

@@ -12,24 +12,20 @@ from typing import ClassVar
 
 import numpy as np
 
-from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core import Requirements, SelectionContext, Strategy
 from atgen_facility_location.config import FacilityLocationConfig
 from atgen_facility_location.selection import FacilityLocationResult, select_facility_location
 
 
-class FacilityLocationStrategy(Strategy):
+class FacilityLocationStrategy(Strategy[FacilityLocationConfig]):
     """Representative batch by facility location on input embeddings (lazy greedy, conditioned on labels)."""
 
     name: ClassVar[str] = "facility-location"
-    Config: ClassVar[type[PluginConfig]] = FacilityLocationConfig
+    Config = FacilityLocationConfig
     cold_start: ClassVar[bool] = True
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: FacilityLocationConfig | None = None) -> None:
         super().__init__(config)
-        if not isinstance(self.config, FacilityLocationConfig):
-            raise TypeError(
-                f"facility-location needs a FacilityLocationConfig, got {type(self.config).__name__}"
-            )
         self.options: FacilityLocationConfig = self.config
         self.last_result: FacilityLocationResult | None = None
         """What the latest ``select`` did (picks, gains, mode), for logging and tests."""

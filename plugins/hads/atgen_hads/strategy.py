@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core import Requirements, SelectionContext, Strategy
 from atgen_core.ranking import normalise, top_k_ids
 from atgen_core.types import ProgressFn, no_progress
 from atgen_hads.config import HADASConfig
@@ -44,7 +44,7 @@ def _pair_key(source: str, output: str) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-class HADASStrategy(Strategy):
+class HADASStrategy(Strategy[HADASConfig]):
     """Hallucination-aware, diversity-aware sampling: prefer inputs whose outputs look hallucinated.
 
     Each (source, output) pair gets a vector v of detector scores in [0, 1] (1 = hallucinated):
@@ -54,15 +54,11 @@ class HADASStrategy(Strategy):
     """
 
     name: ClassVar[str] = "hadas"
-    Config: ClassVar[type[PluginConfig]] = HADASConfig
+    Config = HADASConfig
     cold_start: ClassVar[bool] = False
 
-    config: HADASConfig
-
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: HADASConfig | None = None) -> None:
         super().__init__(config)
-        if not isinstance(self.config, HADASConfig):
-            raise TypeError(f"hadas expects a HADASConfig, got {type(self.config).__name__}")
         self._detectors: list[Detector] | None = None
         self._cache: dict[bytes, np.ndarray] = {}
 

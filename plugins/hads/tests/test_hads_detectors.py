@@ -266,9 +266,9 @@ def test_real_minilm_fabricated_outputs_outrank_copies() -> None:
     assert sorted(only_bert.select(ctx)) == ["fab0", "fab1", "fab2"]
     detector = only_bert.detectors[0]
     assert isinstance(detector, BertScorePrecision)
-    model = detector._model
+    scorer = detector.scorer
     only_bert.select(ctx)
-    assert detector._model is model  # loaded once per strategy instance
+    assert detector.scorer is scorer  # loaded once per strategy instance
     only_bert.close()
     assert not detector.loaded
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from atgen_core import PluginConfig, Requirements, SelectionContext, Strategy
+from atgen_core import Requirements, SelectionContext, Strategy
 from atgen_core.ranking import normalise, top_k_ids
 from atgen_huds.config import HUDSConfig
 from atgen_huds.scoring import (
@@ -37,7 +37,7 @@ class HUDSScores:
     """lambda_ * diversity_scaled + (1 - lambda_) * uncertainty_scaled."""
 
 
-class HUDSStrategy(Strategy):
+class HUDSStrategy(Strategy[HUDSConfig]):
     """Hybrid Uncertainty and Diversity Sampling: NNLL uncertainty mixed with in-stratum embedding diversity.
 
     Each candidate's uncertainty is the NNLL of the current model's greedy output. Candidates are split into
@@ -47,15 +47,11 @@ class HUDSStrategy(Strategy):
     """
 
     name: ClassVar[str] = "huds"
-    Config: ClassVar[type[PluginConfig]] = HUDSConfig
+    Config = HUDSConfig
     cold_start: ClassVar[bool] = True
 
-    config: HUDSConfig
-
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: HUDSConfig | None = None) -> None:
         super().__init__(config)
-        if not isinstance(self.config, HUDSConfig):
-            raise TypeError(f"huds expects a HUDSConfig, got {type(self.config).__name__}")
 
     def requirements(self) -> Requirements:
         """Greedy generations with token log-probs, and input embeddings of the candidates."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib.metadata import entry_points
 
 from atgen_huds import HUDSStrategy
+
+from atgen_core.testing import check_light_import
 
 
 def test_entry_point_is_listed_and_registers_the_strategy() -> None:
@@ -20,13 +20,7 @@ def test_entry_point_is_listed_and_registers_the_strategy() -> None:
 
 
 def test_importing_hooks_does_not_import_heavy_libraries() -> None:
-    code = (
-        "import sys, atgen_huds.hooks as h; h.atgen_register_strategies(); "
-        "bad = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]; "
-        "print(','.join(bad))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert check_light_import("atgen_huds.hooks", run="m.atgen_register_strategies()") == []
 
 
 def test_component_contract_and_selection_with_core_test_helpers() -> None:

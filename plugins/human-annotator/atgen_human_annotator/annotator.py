@@ -14,7 +14,6 @@ from atgen_core import (
     AnnotationItem,
     AnnotationResult,
     Annotator,
-    PluginConfig,
     PreflightContext,
     Problem,
 )
@@ -28,7 +27,7 @@ __all__ = ["HumanAnnotator"]
 log = logging.getLogger("atgen")
 
 
-class HumanAnnotator(Annotator):
+class HumanAnnotator(Annotator[HumanConfig]):
     """Label items yourself in a local web page (post-edit the model's draft; save, skip, go back).
 
     On the first batch it starts a small web server on ``host:port`` (127.0.0.1 by default) and prints
@@ -41,12 +40,12 @@ class HumanAnnotator(Annotator):
     name: ClassVar[str] = "human"
     Config = HumanConfig
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: HumanConfig | None = None) -> None:
         super().__init__(config)
-        assert isinstance(self.config, HumanConfig)
-        path = Path(self.config.guidelines_file or "").expanduser()
-        if path.is_absolute() and not path.is_file():
-            raise AtgenError(f"human annotator: guidelines_file {str(path)!r} does not exist")
+        if self.config.guidelines_file is not None:
+            path = Path(self.config.guidelines_file).expanduser()
+            if path.is_absolute() and not path.is_file():
+                raise AtgenError(f"human annotator: guidelines_file {str(path)!r} does not exist")
         self._desk: AnnotationDesk | None = None
         self._server: AnnotationServer | None = None
         self.url: str | None = None
@@ -56,7 +55,6 @@ class HumanAnnotator(Annotator):
 
     def preflight(self, ctx: PreflightContext) -> list[Problem]:
         """The guidelines file must exist and be readable (found before the run spends anything)."""
-        assert isinstance(self.config, HumanConfig)
         if self.config.guidelines_file is None:
             return []
         try:
@@ -67,7 +65,6 @@ class HumanAnnotator(Annotator):
 
     def annotate(self, items: Sequence[AnnotationItem], ctx: AnnotationContext) -> Iterator[AnnotationResult]:
         """Serve ``items`` and yield each result as soon as the annotator saves or skips it."""
-        assert isinstance(self.config, HumanConfig)
         if not items:
             return
         desk = self._serve(ctx)
@@ -91,7 +88,6 @@ class HumanAnnotator(Annotator):
             server.stop()
 
     def _serve(self, ctx: AnnotationContext) -> AnnotationDesk:
-        assert isinstance(self.config, HumanConfig)
         store = ctx.store
         if store is None:
             raise AtgenError("the human annotator needs the run store (AnnotationContext.store); run it through the "

@@ -125,11 +125,18 @@ def resolve_source(spec: ModelSpec) -> ModelSource:
     return ModelSource("hub", path, spec.gguf_file)
 
 
-def model_cache_root(cache_dir: Path | None) -> Path:
-    """``<cache_dir>/models`` when a cache directory is given, else ``~/.cache/atgen/models``."""
-    if cache_dir is not None:
-        return Path(cache_dir) / "models"
-    return Path.home() / ".cache" / "atgen" / "models"
+def model_cache_root(cache_dir: Path | None = None) -> Path:
+    """The user's model cache: ``$ATGEN_CACHE_DIR/models`` when that variable is set, else
+    ``~/.cache/atgen/models``.
+
+    ``cache_dir`` (a run's or a benchmark's folder of shareable artefacts, such as embeddings) is
+    deliberately not used: a converted model depends only on the model file, so every run, benchmark
+    and environment of the user reuses one copy instead of converting it again per folder.
+    """
+    del cache_dir
+    root = os.environ.get("ATGEN_CACHE_DIR")
+    base = Path(root).expanduser() if root else Path.home() / ".cache" / "atgen"
+    return base / "models"
 
 
 def _gguf_key(source: ModelSource) -> str:

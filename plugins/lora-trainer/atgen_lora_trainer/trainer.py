@@ -36,7 +36,7 @@ def _peft_deprecations_hidden() -> Iterator[None]:
         yield
 
 
-class LoraTrainer(Trainer):
+class LoraTrainer(Trainer[LoraTrainerConfig]):
     """Fine-tunes a causal (or seq2seq) LM with LoRA, DoRA, QLoRA or full fine-tuning (completion-only loss).
 
     ``load`` returns a :class:`TorchModelHandle` over the base model (with an adapter or fully
@@ -49,7 +49,6 @@ class LoraTrainer(Trainer):
     default: ClassVar[bool] = True
     """The default of its kind: specs that leave it out get this component."""
     Config = LoraTrainerConfig
-    config: LoraTrainerConfig
 
     def preflight(self, ctx: PreflightContext) -> list[Problem]:
         """The model path (or GGUF file) must exist, or be a well-formed hub id; no model is loaded."""

@@ -42,19 +42,37 @@ def fake_gguf(tmp_path: Path, chatml_model_dir: Path, monkeypatch: pytest.Monkey
     return state
 
 
+@pytest.fixture
+def user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``$ATGEN_CACHE_DIR`` pointed at a temporary folder (the user's model cache)."""
+    cache = tmp_path / "user-cache"
+    monkeypatch.setenv("ATGEN_CACHE_DIR", str(cache))
+    return cache
+
+
+def test_model_cache_is_the_users_never_a_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ATGEN_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert loading.model_cache_root(tmp_path / "bench" / "cache") == tmp_path / "home" / ".cache" / "atgen" / "models"
+    monkeypatch.setenv("ATGEN_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert loading.model_cache_root(tmp_path / "bench" / "cache") == tmp_path / "elsewhere" / "models"
+    assert loading.model_cache_root() == tmp_path / "elsewhere" / "models"
+
+
 def test_gguf_is_converted_once_then_loaded_from_the_cache(
-    fake_gguf: dict[str, Any], tmp_path: Path, chatml_model_dir: Path
+    fake_gguf: dict[str, Any], tmp_path: Path, chatml_model_dir: Path, user_cache: Path
 ) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    cache = tmp_path / "cache"
+    cache = user_cache
     stale = cache / "models" / ".tmp-abandoned"
     stale.mkdir(parents=True)
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     spec = ModelSpec(path=str(fake_gguf["path"]))
-    first = loading.load_base_model(spec, cache, device="cpu")
-    assert fake_gguf["calls"] == 1
+    run_cache = tmp_path / "bench" / "cache"
+    first = loading.load_base_model(spec, run_cache, device="cpu")
+    assert fake_gguf["calls"] == 1 and not run_cache.exists()  # a run's cache folder never holds models
     model_dir = Path(first.model_dir)
     assert model_dir.parent == cache / "models" and model_dir.name.startswith("tiny-model-q4_1-")
     assert (model_dir / "atgen-source.json").is_file() and (model_dir / "config.json").is_file()
@@ -62,14 +80,14 @@ def test_gguf_is_converted_once_then_loaded_from_the_cache(
     assert not stale.exists()  # abandoned temporary folders are cleaned up
     assert first.tokenizer.padding_side == "left" and first.tokenizer.pad_token is not None
 
-    second = loading.load_base_model(spec, cache, device="cpu")
-    assert fake_gguf["calls"] == 1 and second.model_dir == first.model_dir
+    second = loading.load_base_model(spec, tmp_path / "another-bench" / "cache", device="cpu")
+    assert fake_gguf["calls"] == 1 and second.model_dir == first.model_dir  # another benchmark reuses it
     # The key is the file's content: the same GGUF in another environment reuses the conversion.
     elsewhere = tmp_path / "other-venv" / fake_gguf["path"].name
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(fake_gguf["path"].read_bytes())
     fake_gguf["path"] = elsewhere
-    assert loading.load_base_model(ModelSpec(path=str(elsewhere)), cache, device="cpu").model_dir == first.model_dir
+    assert loading.load_base_model(ModelSpec(path=str(elsewhere)), device="cpu").model_dir == first.model_dir
     assert fake_gguf["calls"] == 1
     source = AutoModelForCausalLM.from_pretrained(chatml_model_dir)
     ids = torch.tensor([[5, 17, 42, 9]])
@@ -77,14 +95,16 @@ def test_gguf_is_converted_once_then_loaded_from_the_cache(
         assert torch.equal(second.model(input_ids=ids).logits, source(input_ids=ids).logits)
 
 
-def test_a_crash_during_conversion_leaves_no_cache_behind(fake_gguf: dict[str, Any], tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
+def test_a_crash_during_conversion_leaves_no_cache_behind(
+    fake_gguf: dict[str, Any], tmp_path: Path, user_cache: Path
+) -> None:
+    cache = user_cache
     fake_gguf["fail"] = True
     with pytest.raises(RuntimeError, match="simulated crash"):
-        loading.load_base_model(ModelSpec(path=str(fake_gguf["path"])), cache, device="cpu")
+        loading.load_base_model(ModelSpec(path=str(fake_gguf["path"])), device="cpu")
     assert list((cache / "models").iterdir()) == []
     fake_gguf["fail"] = False
-    loaded = loading.load_base_model(ModelSpec(path=str(fake_gguf["path"])), cache, device="cpu")
+    loaded = loading.load_base_model(ModelSpec(path=str(fake_gguf["path"])), device="cpu")
     assert (Path(loaded.model_dir) / "atgen-source.json").is_file()
     assert [p.name for p in (cache / "models").iterdir()] == [Path(loaded.model_dir).name]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from atgen_lora_trainer.training import lr_multiplier
 from pydantic import ValidationError
 
 from atgen_core import GenerationSettings, ModelContext, ModelSpec, TrainContext
+from atgen_core.testing import check_light_import
 
 SETTINGS = GenerationSettings(max_new_tokens=8, batch_size=4)
 PROMPTS = ["Describe: name: Blue Spice, area: city centre", "What is the capital of France?"]
@@ -182,11 +181,5 @@ def test_missing_models_give_clear_errors(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_hooks_module_imports_nothing_heavy() -> None:
-    code = (
-        "import sys, atgen_lora_trainer.hooks as h; "
-        "cls = h.atgen_register_trainers()[0]; "
-        "assert cls.name == 'lora' and cls.kind == 'trainer', cls; "
-        "heavy = [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]; "
-        "assert not heavy, heavy"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    run = "cls = m.atgen_register_trainers()[0]; assert cls.name == 'lora' and cls.kind == 'trainer', cls"
+    assert check_light_import("atgen_lora_trainer.hooks", ("torch", "transformers", "peft"), run=run) == []

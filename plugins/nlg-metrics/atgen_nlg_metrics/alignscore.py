@@ -131,12 +131,11 @@ class AlignScoreConfig(PluginConfig):
     )
 
 
-class AlignScoreMetric(Metric):
+class AlignScoreMetric(Metric[AlignScoreConfig]):
     """AlignScore factual consistency of the output with the source (nli_sp, 0-1)."""
 
     name = "alignscore"
     Config = AlignScoreConfig
-    config: AlignScoreConfig
 
     def __init__(self, config: AlignScoreConfig | None = None) -> None:
         super().__init__(config)

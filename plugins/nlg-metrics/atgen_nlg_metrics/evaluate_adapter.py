@@ -81,12 +81,11 @@ def _as_float(value: Any) -> float | None:
     return None
 
 
-class EvaluateMetric(Metric):
+class EvaluateMetric(Metric[EvaluateConfig]):
     """Any Hugging Face `evaluate` module (by hub name or local path) as a metric."""
 
     name = "evaluate"
     Config = EvaluateConfig
-    config: EvaluateConfig
 
     def __init__(self, config: EvaluateConfig | None = None) -> None:
         super().__init__(config)

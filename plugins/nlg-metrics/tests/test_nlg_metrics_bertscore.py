@@ -89,13 +89,13 @@ def test_batching_does_not_change_scores(metric: BertScoreMetric) -> None:
 
 def test_model_loaded_once_and_released() -> None:
     metric = BertScoreMetric()
-    assert metric._backbone is None
+    assert metric._scorer is None
     metric.compute(_ctx([CAT], [[CAT]]))
-    loaded = metric._backbone
+    loaded = metric._scorer
     metric.compute(_ctx([STOCKS], [[CAT]]))
-    assert metric._backbone is loaded
+    assert metric._scorer is loaded
     metric.close()
-    assert metric._backbone is None
+    assert metric._scorer is None
 
 
 def test_baseline_rescaling(metric: BertScoreMetric, tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_other_layer_changes_scores(metric: BertScoreMetric) -> None:
 
 
 def test_layer_out_of_range() -> None:
-    with pytest.raises(ValueError, match="layer 7 is out of range"):
+    with pytest.raises(ValueError, match="layer = 7 is out of range"):
         BertScoreMetric(BertScoreMetric.Config(layer=7)).compute(_ctx([CAT], [[CAT]]))
 
 
@@ -150,4 +150,4 @@ def test_long_texts_are_truncated(metric: BertScoreMetric) -> None:
     long_text = " ".join(["the cat sat on the mat"] * 200)  # about 1,200 tokens, above MiniLM's 512
     result = metric.compute(_ctx([long_text], [[long_text]]))
     assert result.values["bertscore_f1"] == pytest.approx(1.0, abs=1e-5)
-    assert metric._backbone is not None and metric._backbone.max_length == 512
+    assert metric._scorer is not None and metric._scorer.max_length == 512

@@ -15,19 +15,20 @@ from atgen_core import (
     PreflightContext,
     Problem,
 )
+from atgen_core.templates import PromptTemplate
 from atgen_openai_annotator.client import ChatOutcome, ChatRequest, api_key_problems, read_api_key
 from atgen_openai_annotator.config import AnnotatorConfig
 from atgen_openai_annotator.consistency import vote
 from atgen_openai_annotator.postprocess import Processed, postprocess
+from atgen_openai_annotator.prompts import choose_few_shot, cut_bytes, item_fields
 from atgen_openai_annotator.runner import GroupResult, RequestRunner
-from atgen_openai_annotator.templates import choose_few_shot, cut_bytes, item_fields, render
 
 __all__ = ["OpenAIAnnotator"]
 
 _RAW_LIMIT = 2000
 
 
-class OpenAIAnnotator(Annotator):
+class OpenAIAnnotator(Annotator[AnnotatorConfig]):
     """Label items with an OpenAI-compatible chat API (retries, caching, cost budget, self-consistency).
 
     Prompts come from ``prompt_template`` (optional system prompt and few-shot turns drawn from the
@@ -38,13 +39,13 @@ class OpenAIAnnotator(Annotator):
     """
 
     name: ClassVar[str] = "openai"
-    Config: ClassVar[type[AnnotatorConfig]] = AnnotatorConfig
-    config: AnnotatorConfig
+    Config = AnnotatorConfig
 
     def __init__(self, config: AnnotatorConfig | None = None) -> None:
         super().__init__(config)
         regex = self.config.answer_regex
         self._answer_regex = re.compile(regex) if regex is not None else None
+        self._template = PromptTemplate(self.config.prompt_template, where="prompt_template")
 
     # ------------------------------------------------------------------ prompts
 
@@ -57,10 +58,10 @@ class OpenAIAnnotator(Annotator):
         labelled = labelled if labelled is not None else LabelledView()
         for pos, label in choose_few_shot(labelled, cfg.few_shot, cfg.few_shot_seed):
             shot = AnnotationItem(labelled.examples[pos])
-            user = render(cfg.prompt_template, item_fields(shot))
+            user = self._template.render(item_fields(shot))
             messages.append(("user", cut_bytes(user, cfg.few_shot_max_bytes)))
             messages.append(("assistant", cut_bytes(label, cfg.few_shot_max_bytes)))
-        messages.append(("user", render(cfg.prompt_template, item_fields(item))))
+        messages.append(("user", self._template.render(item_fields(item))))
         return messages
 
     def _requests(self, messages: list[tuple[str, str]]) -> list[ChatRequest]:
@@ -190,7 +191,7 @@ class OpenAIAnnotator(Annotator):
             "model": next((r.model for r in responses if r.model), self.config.model),
             "tokens_in": sum(r.prompt_tokens or 0 for r in responses),
             "tokens_out": sum(r.completion_tokens or 0 for r in responses),
-            "attempts": sum(o.attempts for o in outs),
+            "attempts": sum(len(o.attempts) for o in outs),
             "latency": round(sum(o.latency for o in outs), 6),
             "cached": bool(outs) and all(o.cached for o in outs),
         }

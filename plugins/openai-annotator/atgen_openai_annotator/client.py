@@ -1,41 +1,50 @@
-"""A small OpenAI-compatible chat client (httpx) with retries, back-off and Retry-After.
+"""Chat requests through the official ``openai`` client, with every HTTP attempt observed.
 
-One :class:`ChatClient` serves one batch and is shared by the worker threads. ``complete`` runs one
-logical request to the end: it retries on 408/409/429/5xx, timeouts, connection errors and 200
-responses that cannot be parsed, sleeping ``backoff_initial * multiplier**(attempt-1)`` (capped at
-``backoff_max``, minus a random jitter fraction), or at least the server's ``Retry-After`` /
-``retry-after-ms`` (capped at ``retry_after_max``). Other 4xx errors are not retried; 401/403/404
-are *fatal* (the caller stops sending: every further request would fail the same way).
+``openai.OpenAI`` does the HTTP work: connection pool, ``timeout``, and retries (``max_attempts - 1``)
+on 408/409/429/5xx, timeouts and connection errors, with its exponential back-off and jitter, and
+the server's ``Retry-After`` / ``retry-after-ms`` when it is at most two minutes. The client is given
+one thing of ours, :class:`_Observer`, an HTTP transport wrapped around its default one, which
 
-The API key only ever lives in the client's ``Authorization`` header; response bodies and errors
-are redacted (the key replaced by ``***``) so it cannot leak through a server that echoes it.
+- records each attempt (status, error text, seconds) in a per-thread log, so a result can say how
+  many requests were sent, what failed, and which attempts may have been billed;
+- replaces the API key by ``***`` in every response body before the client reads it;
+- hands a 200 whose body is not a chat completion to the client as a 502, so it is retried too;
+- refuses to send once the batch is cancelled (a 499 the client does not retry);
+- removes the client's placeholder ``Authorization`` header when no key is configured.
+
+401/403/404 are *fatal*: the caller stops sending (every further request would fail the same way).
 """
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import math
-import random
+import os
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
 from atgen_core import PreflightContext, Problem
 from atgen_core.errors import AtgenError
 
 if TYPE_CHECKING:
+    import httpx2
+
     from atgen_openai_annotator.config import ClientConfig
 
 __all__ = ["ChatClient", "ChatOutcome", "ChatRequest", "ChatResponse", "MissingAPIKeyError", "api_key_problems",
            "read_api_key"]
 
-RETRYABLE_STATUS = frozenset({408, 409, 429})
 FATAL_STATUS = frozenset({401, 403, 404})
 CACHE_VERSION = "atgen-openai-chat/1"
+_CANCELLED = 499
+_NO_KEY = "no-key"
+_BODY_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 
 
 class MissingAPIKeyError(AtgenError, RuntimeError):
@@ -54,12 +63,9 @@ def api_key_problems(env_name: str | None, ctx: PreflightContext) -> list[Proble
 
 def read_api_key(env_name: str | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The API key from the environment variable ``env_name`` (``None`` when no key is configured)."""
-    import os
-
     if env_name is None:
         return None
-    source = os.environ if environ is None else environ
-    value = source.get(env_name, "").strip()
+    value = (os.environ if environ is None else environ).get(env_name, "").strip()
     if not value:
         raise MissingAPIKeyError(
             f"environment variable {env_name} is not set: export the API key as {env_name}, or set the "
@@ -70,22 +76,19 @@ def read_api_key(env_name: str | None, environ: Mapping[str, str] | None = None)
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One logical chat-completions request (independent of attempts, endpoint and credentials).
-
-    ``sample`` distinguishes otherwise identical requests (one per self-consistency sample), so each
-    gets its own cache entry.
-    """
+    """One logical chat-completions request; ``sample`` gives identical requests their own cache entry."""
 
     messages: tuple[tuple[str, str], ...]
     n: int = 1
     sample: int = 0
 
-    def payload(self, cfg: ClientConfig) -> dict[str, Any]:
-        body: dict[str, Any] = dict(cfg.extra_params)
-        body["model"] = cfg.model
-        body["messages"] = [{"role": role, "content": content} for role, content in self.messages]
-        body["temperature"] = cfg.temperature
-        body[cfg.max_tokens_param] = cfg.max_tokens
+    def body(self, cfg: ClientConfig) -> dict[str, Any]:
+        """Every request field except ``model`` and ``messages`` (sent as the client's ``extra_body``)."""
+        body: dict[str, Any] = {
+            **cfg.extra_params,
+            "temperature": cfg.temperature,
+            cfg.max_tokens_param: cfg.max_tokens,
+        }
         if self.n > 1:
             body["n"] = self.n
         return body
@@ -113,47 +116,41 @@ class ChatRequest:
             total += math.ceil(len(content.encode("utf-8")) / bytes_per_token) + 8 + len(role)
         return total
 
-    def completion_token_bound(self, max_tokens: int) -> int:
-        return max_tokens * self.n
 
+class ChatResponse(BaseModel):
+    """The parts of a successful response that are kept (and cached, as JSON)."""
 
-@dataclass(frozen=True)
-class ChatResponse:
-    """The parts of a successful response that are kept (and cached)."""
+    model_config = ConfigDict(frozen=True)
 
     texts: tuple[str, ...]
     finish_reasons: tuple[str | None, ...] = ()
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
+    prompt_tokens: NonNegativeInt | None = None
+    completion_tokens: NonNegativeInt | None = None
     model: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "texts": list(self.texts),
-                "finish_reasons": list(self.finish_reasons),
-                "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "model": self.model,
-            },
-            ensure_ascii=False,
-        )
+        return self.model_dump_json()
 
     @classmethod
     def from_json(cls, text: str) -> ChatResponse | None:
         """Parse a cached entry (``None`` when it is not one of ours)."""
         try:
-            data = json.loads(text)
-            texts = tuple(str(t) for t in data["texts"])
-            return cls(
-                texts=texts,
-                finish_reasons=tuple(data.get("finish_reasons") or ()),
-                prompt_tokens=_opt_int(data.get("prompt_tokens")),
-                completion_tokens=_opt_int(data.get("completion_tokens")),
-                model=data.get("model"),
-            )
-        except (ValueError, KeyError, TypeError):
+            return cls.model_validate_json(text)
+        except ValidationError:
             return None
+
+    @classmethod
+    def from_completion(cls, completion: Any) -> ChatResponse:
+        """From the client's ``ChatCompletion`` (content ``None`` becomes "")."""
+        choices = sorted(completion.choices, key=lambda c: c.index if isinstance(c.index, int) else 0)
+        usage = completion.usage
+        return cls(
+            texts=tuple(c.message.content if isinstance(c.message.content, str) else "" for c in choices),
+            finish_reasons=tuple(c.finish_reason if isinstance(c.finish_reason, str) else None for c in choices),
+            prompt_tokens=_opt_int(getattr(usage, "prompt_tokens", None)),
+            completion_tokens=_opt_int(getattr(usage, "completion_tokens", None)),
+            model=completion.model if isinstance(completion.model, str) else None,
+        )
 
 
 def _opt_int(value: Any) -> int | None:
@@ -162,193 +159,162 @@ def _opt_int(value: Any) -> int | None:
     return int(value)
 
 
-class MalformedResponse(ValueError):
-    """A 200 response whose body is not a chat completion."""
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP request sent: ``kind`` says whether it may have been billed without an answer."""
 
-
-def parse_response(text: str) -> ChatResponse:
-    """Parse a chat-completions body; raises MalformedResponse when it is not one."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise MalformedResponse(f"malformed JSON in response: {exc}") from None
-    if not isinstance(data, dict):
-        raise MalformedResponse("response is not a JSON object")
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices:
-        err = data.get("error")
-        detail = f": {err.get('message')}" if isinstance(err, dict) else ""
-        raise MalformedResponse(f"response has no choices{detail}")
-    texts: list[str] = []
-    reasons: list[str | None] = []
-    for choice in sorted(
-        (c for c in choices if isinstance(c, dict)),
-        key=lambda c: c.get("index", 0) if isinstance(c.get("index", 0), int) else 0,
-    ):
-        message = choice.get("message")
-        if not isinstance(message, dict):
-            raise MalformedResponse("a choice has no message object")
-        content = message.get("content")
-        if isinstance(content, list):  # content parts
-            content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-        texts.append(content if isinstance(content, str) else "")
-        reason = choice.get("finish_reason")
-        reasons.append(reason if isinstance(reason, str) else None)
-    if not texts:
-        raise MalformedResponse("response has no usable choices")
-    raw_usage = data.get("usage")
-    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
-    model = data.get("model")
-    return ChatResponse(
-        texts=tuple(texts),
-        finish_reasons=tuple(reasons),
-        prompt_tokens=_opt_int(usage.get("prompt_tokens")),
-        completion_tokens=_opt_int(usage.get("completion_tokens")),
-        model=model if isinstance(model, str) else None,
-    )
+    kind: Literal["ok", "status", "malformed", "timeout", "connection"]
+    error: str | None
+    seconds: float
 
 
 @dataclass
 class ChatOutcome:
-    """The end of one logical request: a response or an error, with what it took.
-
-    ``attempts`` counts HTTP requests sent; ``unparsed_ok`` counts 200 responses that could not be
-    parsed (they may have been billed, so callers charge their upper bound); ``cached`` means no
-    request was sent at all.
-    """
+    """The end of one logical request: a response or an error, with its attempts (``cached``: none)."""
 
     request: ChatRequest
     response: ChatResponse | None = None
     error: str | None = None
-    status: int | None = None
     fatal: bool = False
-    attempts: int = 0
-    unparsed_ok: int = 0
-    latency: float = 0.0
-    seconds: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
     cached: bool = False
     cost: float = 0.0
     cost_estimated: bool = False
-    history: list[str] = field(default_factory=list)
 
+    @property
+    def history(self) -> list[str]:
+        """The error text of every failed attempt, in order."""
+        return [a.error for a in self.attempts if a.error is not None]
 
-def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    @property
+    def latency(self) -> float:
+        """Seconds spent waiting for responses (without back-off)."""
+        return sum(a.seconds for a in self.attempts)
+
+    @property
+    def uncertain(self) -> int:
+        """Attempts that may have been billed without a usable answer (unparseable 200s, timeouts)."""
+        return sum(a.kind in ("malformed", "timeout") for a in self.attempts)
 
 
 class ChatClient:
-    """Sends :class:`ChatRequest` s to ``<base_url>/chat/completions`` with the configured retry policy."""
+    """``openai.OpenAI`` for one batch, shared by the worker threads (see the module docstring)."""
 
-    def __init__(self, cfg: ClientConfig, api_key: str | None, rng: random.Random | None = None) -> None:
-        import httpx
+    def __init__(self, cfg: ClientConfig, api_key: str | None) -> None:
+        import httpx2
+        import openai
 
         self.cfg = cfg
-        self._secret = api_key
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._http = httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(cfg.timeout),
-            limits=httpx.Limits(max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency),
-            follow_redirects=False,
+        self._observer = _Observer(
+            httpx2.HTTPTransport(limits=httpx2.Limits(max_connections=cfg.concurrency)), cfg, api_key
         )
-        self._url = cfg.base_url.rstrip("/") + "/chat/completions"
-        self._rng = rng or random.Random()
-        self._rng_lock = threading.Lock()
+        self._client = openai.OpenAI(
+            api_key=api_key or _NO_KEY,
+            base_url=cfg.base_url,
+            timeout=cfg.timeout,
+            max_retries=cfg.max_attempts - 1,
+            # _Observer is a transport by duck typing (handle_request, close): httpx2 stays a lazy import
+            http_client=openai.DefaultHttpxClient(transport=cast(Any, self._observer), follow_redirects=False),
+        )
 
     def close(self) -> None:
-        self._http.close()
-
-    def redact(self, text: str) -> str:
-        """``text`` with the API key replaced by ``***``."""
-        if self._secret:
-            text = text.replace(self._secret, "***")
-        return text
-
-    def backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait after failed ``attempt`` (1-based)."""
-        cfg = self.cfg
-        delay = min(cfg.backoff_max, cfg.backoff_initial * cfg.backoff_multiplier ** (attempt - 1))
-        with self._rng_lock:
-            delay *= 1.0 - cfg.backoff_jitter * self._rng.random()
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, cfg.retry_after_max))
-        return delay
+        self._client.close()
 
     def complete(self, request: ChatRequest, cancel: threading.Event | None = None) -> ChatOutcome:
         """Run ``request`` to success or final failure (never raises for HTTP or transport problems)."""
-        import httpx
+        import openai
 
-        cancel = cancel or threading.Event()
         out = ChatOutcome(request=request)
-        body = request.payload(self.cfg)
-        started = time.monotonic()
-        for attempt in range(1, self.cfg.max_attempts + 1):
-            if cancel.is_set():
-                out.error = out.error or "cancelled before sending"
-                break
-            retry_after: float | None = None
-            retryable = True
-            t0 = time.monotonic()
-            out.attempts = attempt
-            try:
-                resp = self._http.post(self._url, json=body)
-            except httpx.TimeoutException:
-                error = f"timeout after {self.cfg.timeout:g}s"
-                out.status = None
-            except httpx.TransportError as exc:
-                error = f"connection error: {type(exc).__name__}: {exc}"
-                out.status = None
-            else:
-                out.status = resp.status_code
-                if resp.status_code == 200:
-                    try:
-                        out.response = parse_response(self.redact(resp.text))
-                    except MalformedResponse as exc:
-                        out.unparsed_ok += 1
-                        error = str(exc)
-                    else:
-                        out.error = None
-                        out.latency += time.monotonic() - t0
-                        break
-                else:
-                    error = f"HTTP {resp.status_code}: {_excerpt(resp.text)}"
-                    retry_after = parse_retry_after({k.lower(): v for k, v in resp.headers.items()})
-                    code = resp.status_code
-                    retryable = code in RETRYABLE_STATUS or code >= 500
-                    out.fatal = code in FATAL_STATUS
-            out.latency += time.monotonic() - t0
-            out.error = self.redact(error)
-            out.history.append(out.error)
-            if not retryable or attempt == self.cfg.max_attempts:
-                break
-            if cancel.wait(self.backoff(attempt, retry_after)):
-                break
-        out.seconds = time.monotonic() - started
-        if out.response is None and out.error is None:
-            out.error = "no response"
+        self._observer.begin(out.attempts, cancel or threading.Event())
+        try:
+            messages: Any = [{"role": role, "content": content} for role, content in request.messages]
+            completion = self._client.chat.completions.create(
+                model=self.cfg.model, messages=messages, extra_body=request.body(self.cfg)
+            )
+            out.response = ChatResponse.from_completion(completion)
+        except openai.APIError as exc:
+            status = getattr(exc, "status_code", None)
+            out.fatal = status in FATAL_STATUS
+            last = out.history[-1] if out.history else None
+            out.error = "cancelled before sending" if status == _CANCELLED and last is None else last
+            out.error = out.error or self._observer.redact(str(exc))
         return out
+
+
+class _Observer:
+    """The transport under the ``openai`` client (see the module docstring); per-thread state."""
+
+    def __init__(self, inner: httpx2.BaseTransport, cfg: ClientConfig, api_key: str | None) -> None:
+        self._inner = inner
+        self._cfg = cfg
+        self._secret = api_key
+        self._local = threading.local()
+
+    def begin(self, log: list[Attempt], cancel: threading.Event) -> None:
+        """Log the calling thread's next attempts into ``log``; stop sending once ``cancel`` is set."""
+        self._local.log, self._local.cancel = log, cancel
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key replaced by ``***``."""
+        return text.replace(self._secret, "***") if self._secret else text
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        import httpx2
+
+        log: list[Attempt] = self._local.log
+        if self._local.cancel.is_set():
+            return _error_response(httpx2, _CANCELLED, "cancelled before sending", request)
+        if self._secret is None:
+            request.headers.pop("authorization", None)
+        started = time.monotonic()
+        try:
+            response = self._inner.handle_request(request)
+            try:
+                body = self.redact(response.read().decode("utf-8", errors="replace"))
+            finally:
+                response.close()
+        except httpx2.TimeoutException:
+            log.append(Attempt("timeout", f"timeout after {self._cfg.timeout:g}s", time.monotonic() - started))
+            raise
+        except httpx2.TransportError as exc:
+            error = self.redact(f"connection error: {type(exc).__name__}: {exc}")
+            log.append(Attempt("connection", error, time.monotonic() - started))
+            raise
+        seconds = time.monotonic() - started
+        if response.status_code != 200:
+            log.append(Attempt("status", f"HTTP {response.status_code}: {_excerpt(body)}", seconds))
+        elif (problem := _not_a_completion(body)) is not None:
+            log.append(Attempt("malformed", problem, seconds))
+            return _error_response(httpx2, 502, problem, request)
+        else:
+            log.append(Attempt("ok", None, seconds))
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _BODY_HEADERS]
+        return httpx2.Response(response.status_code, headers=headers, content=body.encode(), request=request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _error_response(httpx2: Any, status: int, message: str, request: httpx2.Request) -> httpx2.Response:
+    headers = {"x-should-retry": "false"} if status == _CANCELLED else {}
+    return httpx2.Response(status, json={"error": {"message": message}}, headers=headers, request=request)
+
+
+def _not_a_completion(text: str) -> str | None:
+    """Why a 200 body is not a chat completion (``None`` when it is one)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return f"malformed JSON in response: {exc}"
+    if not isinstance(data, dict):
+        return "response is not a JSON object"
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        err = data.get("error")
+        return "response has no choices" + (f": {err.get('message')}" if isinstance(err, dict) else "")
+    if not all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices):
+        return "a choice has no message object"
+    return None
 
 
 def _excerpt(text: str, limit: int = 300) -> str:

@@ -1,7 +1,7 @@
 """Validated configuration of the ``openai`` annotator and the ``llm-judge`` metric.
 
 Both share :class:`ClientConfig` (endpoint, credentials by environment-variable *name*, decoding,
-retries, concurrency, prices, caching). The API key itself is never accepted: a config carrying an
+attempts, concurrency, prices, caching). The API key itself is never accepted: a config carrying an
 ``api_key`` (or similar) key is rejected with a message saying where the key belongs, and
 validation errors never echo input values (``hide_input_in_errors``), so a key pasted into the
 wrong field is not printed either.
@@ -10,11 +10,13 @@ wrong field is not printed either.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from atgen_core import PluginConfig
+from atgen_core.templates import PromptTemplate
 
 __all__ = ["AnnotatorConfig", "ClientConfig", "JudgeConfig", "SelfConsistencyConfig"]
 
@@ -22,6 +24,7 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 _SECRET_KEYS = {"api_key", "apikey", "openai_api_key", "token", "secret", "authorization"}
 _RESERVED_PARAMS = {"model", "messages", "n", "stream", "temperature", "max_tokens", "max_completion_tokens"}
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_RETIRED = {"backoff_initial", "backoff_multiplier", "backoff_max", "backoff_jitter", "retry_after_max"}
 
 
 class ClientConfig(PluginConfig):
@@ -69,23 +72,8 @@ class ClientConfig(PluginConfig):
         4,
         ge=1,
         le=20,
-        description="Attempts per request (retries on 408/409/429/5xx, timeouts, "
-        "connection errors and malformed responses).",
-    )
-    backoff_initial: float = Field(1.0, ge=0.0, le=600.0, description="Seconds before the first retry.")
-    backoff_multiplier: float = Field(2.0, ge=1.0, le=10.0, description="Back-off growth factor per retry.")
-    backoff_max: float = Field(60.0, ge=0.0, le=3600.0, description="Cap of the computed back-off (seconds).")
-    backoff_jitter: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="Random fraction taken off each back-off: delay * (1 - jitter * U[0,1)).",
-    )
-    retry_after_max: float = Field(
-        120.0,
-        ge=0.0,
-        le=3600.0,
-        description="Longest Retry-After (seconds) honoured; longer values are capped.",
+        description="Attempts per request (the openai client's max_retries + 1): retries on 408/409/429/5xx, "
+        "timeouts, connection errors and malformed responses, with the client's back-off and Retry-After.",
     )
     strip_reasoning: bool = Field(True, description="Remove reasoning blocks such as <think>...</think>.")
     reasoning_tags: tuple[str, ...] = Field(
@@ -98,6 +86,15 @@ class ClientConfig(PluginConfig):
     @classmethod
     def _reject_secrets(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            retired = sorted(k for k in data if k in _RETIRED)
+            if retired:
+                warnings.warn(
+                    f"openai config: {', '.join(retired)} no longer apply (the openai client's back-off and "
+                    "Retry-After handling are used) and are ignored; remove them from the spec",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                data = {k: v for k, v in data.items() if k not in _RETIRED}
             secret = sorted(k for k in data if isinstance(k, str) and k.lower() in _SECRET_KEYS)
             if secret:
                 raise ValueError(
@@ -167,7 +164,8 @@ class AnnotatorConfig(ClientConfig):
     prompt_template: str = Field(
         "{prompt}",
         description="User message; fields {input}, {prompt}, {id}, {draft} and the example's other columns. "
-        "Data is inserted verbatim (never format-parsed); write {{ and }} for literal braces.",
+        "Data is inserted verbatim (never format-parsed); write {{ and }} for literal braces (a lone brace "
+        "is an error).",
     )
     system_prompt: str | None = Field(None, description="Optional system message (sent as is).")
     few_shot: int = Field(0, ge=0, le=64, description="Labelled examples shown as previous turns (0 = none).")
@@ -187,6 +185,12 @@ class AnnotatorConfig(ClientConfig):
     self_consistency: SelfConsistencyConfig | None = Field(
         None, description="Optional majority-vote quality control (off when null)."
     )
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        PromptTemplate(value, where="prompt_template")  # unmatched braces are caught here, not mid-run
+        return value
 
     @field_validator("answer_regex")
     @classmethod
@@ -228,6 +232,13 @@ class JudgeConfig(ClientConfig):
     max_cost: float | None = Field(
         None, ge=0.0, description="Money cap of one compute call; examples beyond it are not judged (NaN)."
     )
+
+    @field_validator("system_prompt", "prompt_template")
+    @classmethod
+    def _templates(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            PromptTemplate(value, where=str(info.field_name))
+        return value
 
     @field_validator("key")
     @classmethod

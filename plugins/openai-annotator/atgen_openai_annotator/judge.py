@@ -8,13 +8,12 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from atgen_core import Metric, MetricContext, MetricKey, MetricResult, PreflightContext, Problem
+from atgen_core.templates import PromptTemplate
 from atgen_openai_annotator.client import ChatRequest, api_key_problems, read_api_key
 from atgen_openai_annotator.config import JudgeConfig
-from atgen_openai_annotator.disk_cache import SqliteCache
 from atgen_openai_annotator.postprocess import strip_reasoning
 from atgen_openai_annotator.runner import RequestRunner
 from atgen_openai_annotator.scores import parse_score
-from atgen_openai_annotator.templates import render
 
 __all__ = ["RUBRICS", "LLMJudge"]
 
@@ -49,18 +48,17 @@ DEFAULT_TEMPLATE = (
 )
 
 
-class LLMJudge(Metric):
+class LLMJudge(Metric[JudgeConfig]):
     """LLM-as-a-judge on a rubric (faithfulness, relevance, fluency or custom), normalised to 0-1.
 
     Reports ``<key>`` (mean normalised score over the examples that could be scored), ``<key>_failed``
     (examples without a score: request failed, reply unparseable, or over ``max_cost``; their
-    per-example value is NaN) and ``<key>_cost``. Responses are cached in a sqlite file under
-    ``<run_dir>/judge_cache`` (no cache without a run directory); cached judgements cost 0.
+    per-example value is NaN) and ``<key>_cost``. Responses are cached in ``ctx.cache`` (the run store's
+    cache for this metric; nothing is cached outside a run); cached judgements cost 0.
     """
 
     name: ClassVar[str] = "llm-judge"
-    Config: ClassVar[type[JudgeConfig]] = JudgeConfig
-    config: JudgeConfig
+    Config = JudgeConfig
 
     def preflight(self, ctx: PreflightContext) -> list[Problem]:
         """The key variable must be set before the run starts (not found after the first selection)."""
@@ -88,8 +86,8 @@ class LLMJudge(Metric):
         }
         show_reference = cfg.include_reference and bool(reference)
         values["reference_block"] = f"REFERENCE:\n{reference}\n\n" if show_reference else ""
-        system = render(cfg.system_prompt or DEFAULT_SYSTEM, values, what="system_prompt")
-        user = render(cfg.prompt_template or DEFAULT_TEMPLATE, values, what="prompt_template")
+        system = PromptTemplate(cfg.system_prompt or DEFAULT_SYSTEM, where="system_prompt").render(values)
+        user = PromptTemplate(cfg.prompt_template or DEFAULT_TEMPLATE, where="prompt_template").render(values)
         return [("system", system), ("user", user)]
 
     def compute(self, ctx: MetricContext) -> MetricResult:
@@ -109,22 +107,16 @@ class LLMJudge(Metric):
             [ChatRequest(tuple(self.build_messages(src, pred, refs[0] if refs else None)))]
             for src, pred, refs in zip(ctx.sources, ctx.predictions, ctx.references)
         ]
-        cache = SqliteCache(ctx.run_dir / "judge_cache" / "cache.sqlite") if cfg.cache and ctx.run_dir else None
         scores = [math.nan] * n
-        runner = RequestRunner(cfg, api_key=api_key, cache=cache, money=cfg.max_cost)
+        runner = RequestRunner(cfg, api_key=api_key, cache=ctx.cache, money=cfg.max_cost)
         tags = cfg.reasoning_tags if cfg.strip_reasoning else ()
-        try:
-            for group in runner.run(groups):
-                outcome = group.outcomes[0] if group.outcomes else None
-                if group.status != "done" or outcome is None or outcome.response is None:
-                    continue
-                text = strip_reasoning(outcome.response.texts[0], tags)
-                value = parse_score(text, cfg.score_min, cfg.score_max)
-                if value is not None:
-                    scores[group.index] = value
-        finally:
-            if cache is not None:
-                cache.close()
+        for group in runner.run(groups):
+            outcome = group.outcomes[0] if group.outcomes else None
+            if group.status != "done" or outcome is None or outcome.response is None:
+                continue
+            value = parse_score(strip_reasoning(outcome.response.texts[0], tags), cfg.score_min, cfg.score_max)
+            if value is not None:
+                scores[group.index] = value
         ok = [s for s in scores if not math.isnan(s)]
         values = {
             key: sum(ok) / len(ok) if ok else math.nan,

@@ -76,10 +76,7 @@ class RequestRunner:
 
     def token_bounds(self, request: ChatRequest) -> tuple[int, int]:
         """Upper bounds of (prompt tokens, completion tokens) for one request."""
-        return (
-            request.prompt_token_bound(self.cfg.bytes_per_token_bound),
-            request.completion_token_bound(self.cfg.max_tokens),
-        )
+        return request.prompt_token_bound(self.cfg.bytes_per_token_bound), self.cfg.max_tokens * request.n
 
     def price(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.cfg.input_price_per_1m + completion_tokens * self.cfg.output_price_per_1m) / 1e6
@@ -93,9 +90,8 @@ class RequestRunner:
         if outcome.cached:
             return 0.0, False
         bound_in, bound_out = self.token_bounds(outcome.request)
-        uncertain = outcome.unparsed_ok + sum(1 for e in outcome.history if e.startswith("timeout"))
-        cost = uncertain * self.price(bound_in, bound_out)
-        estimated = uncertain > 0
+        cost = outcome.uncertain * self.price(bound_in, bound_out)
+        estimated = outcome.uncertain > 0
         resp = outcome.response
         if resp is not None:
             tin, tout = resp.prompt_tokens, resp.completion_tokens
@@ -125,6 +121,13 @@ class RequestRunner:
         if self.cache is not None and outcome.response is not None and not outcome.cached:
             self.cache.put(outcome.request.cache_key(self.cfg), outcome.response.to_json())
 
+    def _settle(self, outcome: ChatOutcome) -> ChatOutcome:
+        """Charge a finished outcome to the batch and cache its response."""
+        outcome.cost, outcome.cost_estimated = self.actual_cost(outcome)
+        self.spent += outcome.cost
+        self._store(outcome)
+        return outcome
+
     def run(self, groups: Sequence[Sequence[ChatRequest]]) -> Generator[GroupResult, None, None]:
         """Yield one :class:`GroupResult` per group, cached groups first, then in completion order."""
         partial: dict[int, list[ChatOutcome | None]] = {}
@@ -145,6 +148,11 @@ class RequestRunner:
         partial: dict[int, list[ChatOutcome | None]],
         todo: list[int],
     ) -> Generator[GroupResult, None, None]:
+        """Admit groups under the money rule, run them on the pool, yield them as they complete.
+
+        Longer than 60 lines on purpose: admission, completion, abort and the early-exit cleanup share
+        the in-flight state (``reserved``, ``ready``, ``in_flight``); split up, each piece would need all of it.
+        """
         cfg = self.cfg
         client = ChatClient(cfg, self._api_key)
         executor = ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="atgen-openai")
@@ -197,11 +205,8 @@ class RequestRunner:
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for fut in done:
                     gi, ri, bound = in_flight.pop(fut)
-                    outcome = fut.result()
+                    outcome = self._settle(fut.result())
                     reserved -= bound
-                    outcome.cost, outcome.cost_estimated = self.actual_cost(outcome)
-                    self.spent += outcome.cost
-                    self._store(outcome)
                     partial[gi][ri] = outcome
                     if outcome.fatal and abort_reason is None:
                         abort_reason = f"not sent: an earlier request failed fatally ({outcome.error})"
@@ -225,8 +230,5 @@ class RequestRunner:
             executor.shutdown(wait=True, cancel_futures=True)
             for fut in in_flight:
                 if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    outcome = fut.result()
-                    outcome.cost, outcome.cost_estimated = self.actual_cost(outcome)
-                    self.spent += outcome.cost
-                    self._store(outcome)
+                    self._settle(fut.result())
             client.close()

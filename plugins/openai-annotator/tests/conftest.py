@@ -16,7 +16,7 @@ from atgen_openai_annotator.testing import openai_env, openai_stub  # noqa: F401
 
 from atgen_core import AnnotationItem, Example
 
-FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "timeout": 5.0, "retry_after_max": 2.0}
+FAST = {"timeout": 5.0}
 
 
 @pytest.fixture

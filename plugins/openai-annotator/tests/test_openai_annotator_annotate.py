@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -11,27 +12,15 @@ import pytest
 from atgen_openai_annotator.annotator import OpenAIAnnotator
 from atgen_openai_annotator.client import MissingAPIKeyError
 from atgen_openai_annotator.stub_server import OpenAIStub, StubReply
-from atgen_openai_annotator.templates import TemplateError
 from atgen_openai_annotator.testing import STUB_API_KEY
 from pydantic import ValidationError
 
 from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Budget, Example, LabelledView
+from atgen_core.templates import TemplateError
+from atgen_core.testing import MemoryCache
 
 Build = Callable[..., OpenAIAnnotator]
 Items = Callable[..., list[AnnotationItem]]
-
-
-class DictCache:
-    """An in-memory KeyValueCache that records every write."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: str) -> None:
-        self.data[key] = value
 
 
 def run(annotator: OpenAIAnnotator, items: list[AnnotationItem], **ctx: Any) -> dict[str, AnnotationResult]:
@@ -52,7 +41,7 @@ def test_template_fields_and_literal_braces(openai_stub: OpenAIStub, make_annota
         fields={"topic": "sets {a, b}", "target": "GOLD"},
     )
     ann = make_annotator(
-        prompt_template="In: {input} | topic={topic} | {{literal}} | { spaced } | id={id}",
+        prompt_template="In: {input} | topic={topic} | {{literal}} | {{ spaced }} | id={id}",
         system_prompt="Be brief {not a field}.",
     )
     res = run(ann, [AnnotationItem(ex)])["e1"]
@@ -70,6 +59,8 @@ def test_unknown_template_field_fails_before_any_request(openai_stub: OpenAIStub
     with pytest.raises(TemplateError, match=r"\{question\}.*available: draft, id, input, prompt"):
         list(ann.annotate([AnnotationItem(Example("a", "x", "y"))], AnnotationContext()))
     assert openai_stub.count() == 0
+    with pytest.raises(ValidationError, match="prompt_template: unmatched '\\{'"):
+        make_annotator(prompt_template="Reply as {input} {json")  # a lone brace is caught with the config
 
 
 def test_few_shot_is_deterministic_and_capped(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
@@ -231,7 +222,7 @@ def test_zero_budget_sends_nothing(openai_stub: OpenAIStub, make_annotator: Buil
 def test_cache_hit_sends_no_request_and_costs_nothing(
     openai_stub: OpenAIStub, make_annotator: Build, items: Items
 ) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
     openai_stub.responder = lambda req: StubReply.text(
         "A:" + req.user_text, usage={"prompt_tokens": 100, "completion_tokens": 10}
     )
@@ -252,7 +243,7 @@ def test_cache_hit_sends_no_request_and_costs_nothing(
 
 
 def test_failures_are_not_cached(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
     openai_stub.enqueue(StubReply.error(400, "bad"))
     assert run(make_annotator(), items(1), cache=cache)["q0"].status == "failed"
     assert cache.data == {}
@@ -261,7 +252,7 @@ def test_failures_are_not_cached(openai_stub: OpenAIStub, make_annotator: Build,
 
 
 def test_cache_is_ignored_when_disabled(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
     run(make_annotator(cache=False), items(2), cache=cache)
     run(make_annotator(cache=False), items(2), cache=cache)
     assert cache.data == {} and openai_stub.count() == 4
@@ -270,7 +261,7 @@ def test_cache_is_ignored_when_disabled(openai_stub: OpenAIStub, make_annotator:
 def test_closing_early_keeps_paid_responses_in_the_cache(
     openai_stub: OpenAIStub, make_annotator: Build, items: Items
 ) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
     openai_stub.responder = lambda req: StubReply.slow(0.1, "x")
     gen = make_annotator(concurrency=3).annotate(items(6), AnnotationContext(cache=cache))
     first = next(iter(gen))
@@ -284,23 +275,40 @@ def test_closing_early_keeps_paid_responses_in_the_cache(
 
 
 def test_concurrency_limit_and_streaming(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
-    openai_stub.responder = lambda req: StubReply.slow(0.4 if "q0" in req.user_text else 0.05, "x")
-    gen = make_annotator(concurrency=3).annotate(items(9), AnnotationContext())
-    order = [r.id for r in gen]
+    # No timing: the first three requests wait for each other at a barrier (so all three must be in
+    # flight at once), and q0 is answered only after the consumer has received another result (so
+    # results must stream out in completion order, not input order).
+    first_three = threading.Barrier(3, timeout=10)
+    release_q0 = threading.Event()
+
+    def respond(req: Any) -> StubReply:
+        if any(f"q{i}?" in req.user_text for i in range(3)):
+            try:
+                first_three.wait()
+            except threading.BrokenBarrierError:
+                return StubReply.error(400, "fewer than three requests were in flight at once")
+            if "q0?" in req.user_text and not release_q0.wait(10):
+                return StubReply.error(400, "q0 was needed before any other result was yielded")
+        return StubReply.text("x")
+
+    openai_stub.responder = respond
+    order: list[str] = []
+    for result in make_annotator(concurrency=3).annotate(items(9), AnnotationContext()):
+        assert result.status == "ok", result.error
+        order.append(result.id)
+        release_q0.set()
+    assert order[0] != "q0" and sorted(order) == sorted(f"q{i}" for i in range(9))
     assert openai_stub.max_in_flight == 3
-    assert sorted(order) == sorted(f"q{i}" for i in range(9))
-    assert order[0] != "q0"  # results stream out as they complete, not in input order
     openai_stub.reset()
-    openai_stub.responder = lambda req: StubReply.slow(0.05, "x")
     list(make_annotator(concurrency=1).annotate(items(4), AnnotationContext()))
-    assert openai_stub.max_in_flight == 1
+    assert openai_stub.max_in_flight == 1 and openai_stub.count() == 4
 
 
 # ---------------------------------------------------------------------------------------------- secrets and config
 
 
 def test_api_key_is_sent_but_never_stored(openai_stub: OpenAIStub, make_annotator: Build, items: Items) -> None:
-    cache = DictCache()
+    cache = MemoryCache()
 
     def echo_auth(req: Any) -> StubReply:
         if "q1" in req.user_text:

@@ -11,6 +11,7 @@ from atgen_openai_annotator.stub_server import OpenAIStub, StubReply
 from pydantic import ValidationError
 
 from atgen_core import AnnotationContext, AnnotationItem
+from atgen_core.testing import MemoryCache
 
 Build = Callable[..., OpenAIAnnotator]
 Items = Callable[..., list[AnnotationItem]]
@@ -73,22 +74,14 @@ def test_requests_mode_sends_one_request_per_sample(
         output_price_per_1m=1.0,
         concurrency=1,
     )
-    cache: dict[str, str] = {}
-
-    class Cache:
-        def get(self, key: str) -> str | None:
-            return cache.get(key)
-
-        def put(self, key: str, value: str) -> None:
-            cache[key] = value
-
-    res = next(iter(ann.annotate(items(1), AnnotationContext(cache=Cache()))))
+    cache = MemoryCache()
+    res = next(iter(ann.annotate(items(1), AnnotationContext(cache=cache))))
     assert res.status == "ok" and res.text == "yes"
     assert openai_stub.count() == 4 and all(r.n == 1 for r in openai_stub.requests)
     assert res.cost == pytest.approx(4 * 15 / 1e6)  # every sample is counted
     assert res.meta["tokens_in"] == 40 and res.meta["attempts"] == 4
-    assert len(cache) == 4  # identical requests still get one cache entry per sample
-    again = next(iter(ann.annotate(items(1), AnnotationContext(cache=Cache()))))
+    assert len(cache.data) == 4  # identical requests still get one cache entry per sample
+    again = next(iter(ann.annotate(items(1), AnnotationContext(cache=cache))))
     assert again.text == "yes" and again.cost == 0 and openai_stub.count() == 4
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,9 @@ from atgen_openai_annotator.testing import STUB_API_KEY
 from pydantic import ValidationError
 
 from atgen_core import MetricContext
+from atgen_core.testing import MemoryCache
 
-FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "timeout": 5.0}
+FAST = {"timeout": 5.0}
 
 
 @pytest.mark.parametrize(
@@ -55,13 +55,14 @@ def judge(stub: OpenAIStub, env: str, **overrides: Any) -> LLMJudge:
     return LLMJudge(LLMJudge.Config.model_validate(cfg))
 
 
-def ctx(n: int, run_dir: Path | None = None) -> MetricContext:
+def ctx(n: int, cache: MemoryCache | None = None) -> MetricContext:
+    extra: dict[str, Any] = {} if cache is None else {"cache": cache}
     return MetricContext(
         ids=[f"e{i}" for i in range(n)],
         predictions=[f"prediction {i}" for i in range(n)],
         references=[[f"reference {i}"] if i % 2 == 0 else [] for i in range(n)],
         sources=[f"source {i} {{braces}}" for i in range(n)],
-        run_dir=run_dir,
+        **extra,
     )
 
 
@@ -113,19 +114,22 @@ def test_rubric_prompt_content(openai_stub: OpenAIStub, openai_env: str) -> None
     assert set(custom.keys()) == {"llm_judge_polite", "llm_judge_polite_failed", "llm_judge_polite_cost"}
 
 
-def test_judge_cache_under_run_dir(openai_stub: OpenAIStub, openai_env: str, tmp_path: Path) -> None:
+def test_judge_cache_in_the_metric_context(openai_stub: OpenAIStub, openai_env: str) -> None:
     openai_stub.responder = lambda req: StubReply.text("Score: 4", usage={"prompt_tokens": 50, "completion_tokens": 5})
+    cache = MemoryCache()
     metric = judge(openai_stub, openai_env)
-    first = metric.compute(ctx(3, tmp_path))
+    first = metric.compute(ctx(3, cache=cache))
     assert openai_stub.count() == 3 and first.values["llm_judge_cost"] > 0
-    assert (tmp_path / "judge_cache" / "cache.sqlite").is_file()
-    second = judge(openai_stub, openai_env).compute(ctx(3, tmp_path))
+    assert len(cache.data) == 3
+    second = judge(openai_stub, openai_env).compute(ctx(3, cache=cache))
     assert openai_stub.count() == 3  # served from the cache
     assert second.values["llm_judge"] == first.values["llm_judge"] == pytest.approx(0.75)
     assert second.values["llm_judge_cost"] == 0.0
-    assert STUB_API_KEY.encode() not in (tmp_path / "judge_cache" / "cache.sqlite").read_bytes()
-    judge(openai_stub, openai_env).compute(ctx(3))  # no run_dir: no cache
+    assert STUB_API_KEY not in repr(cache.data)
+    judge(openai_stub, openai_env).compute(ctx(3))  # no cache outside a run
     assert openai_stub.count() == 6
+    judge(openai_stub, openai_env, cache=False).compute(ctx(3, cache=cache))  # cache: false ignores it
+    assert openai_stub.count() == 9
 
 
 def test_judge_max_cost(openai_stub: OpenAIStub, openai_env: str) -> None:

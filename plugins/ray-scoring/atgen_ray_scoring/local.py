@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from atgen_core import ModelHandle, ScoringRequest
+from atgen_core.atomic import atomic_write
 from atgen_ray_scoring.backend import ShardedBackend
 from atgen_ray_scoring.config import LocalScoringConfig
 from atgen_ray_scoring.recipe import EmbedderHandle, ModelRecipe
-from atgen_ray_scoring.shards import Shard, shard_path, write_atomic
+from atgen_ray_scoring.shards import Shard, shard_path
 from atgen_ray_scoring.work import ShardTask, process_cpu_seconds, score_shard
 
 __all__ = ["LocalScoring"]
@@ -51,7 +52,7 @@ class LocalScoring(ShardedBackend):
         loaded = time.perf_counter()
         for shard in request.progress(shards, total=len(shards), desc=f"{task.task} (shards)"):
             data = score_shard(handle, task, shard.name, shard.ids, shard.prompts)
-            write_atomic(shard_path(folder, shard.name), data)
+            atomic_write(shard_path(folder, shard.name), data)
         return {
             "workers": 1,
             "worker_cpu_seconds": round(process_cpu_seconds() - cpu, 3),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from atgen_core import ScoringRequest
-from atgen_ray_scoring.shards import write_atomic
+from atgen_core.atomic import atomic_write
 
 __all__ = [
     "MANIFEST_FILE",
@@ -145,5 +145,5 @@ def open_shard_folder(root: Path, manifest: Manifest) -> Path:
             )
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, manifest.to_json().encode("utf-8"))
+    atomic_write(path, manifest.to_json().encode("utf-8"))
     return folder

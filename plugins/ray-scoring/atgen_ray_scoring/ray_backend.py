@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from atgen_core import ScoringRequest
+from atgen_core.atomic import atomic_write
 from atgen_ray_scoring.backend import ShardedBackend
 from atgen_ray_scoring.config import RayScoringConfig
 from atgen_ray_scoring.local import ENGINE
 from atgen_ray_scoring.recipe import ModelRecipe
 from atgen_ray_scoring.session import RaySession
-from atgen_ray_scoring.shards import Shard, shard_path, write_atomic
+from atgen_ray_scoring.shards import Shard, shard_path
 from atgen_ray_scoring.work import ShardActor, ShardTask, shard_rows
 
 __all__ = ["RayScoring"]
@@ -73,7 +74,7 @@ class RayScoring(ShardedBackend):
             name = str(row["name"])
             if name not in expected:
                 raise RuntimeError(f"a Ray worker returned an unknown shard {name!r}")
-            write_atomic(shard_path(folder, name), bytes(row["data"]))
+            atomic_write(shard_path(folder, name), bytes(row["data"]))
             worker = str(row["worker"])
             cpu[worker] = max(cpu.get(worker, 0.0), float(row["worker_cpu_seconds"]))
             load[worker] = float(row["load_seconds"])

@@ -3,18 +3,19 @@
 The request's rows are cut, in request order, into shards of ``shard_size`` rows. A shard's name is its
 position plus a hash of its ids (``shard-00003-1f2e3d4c5b6a7980``), so the same request always gives
 the same names, and a file can never be mistaken for another shard's. A shard file is written to a
-temporary sibling, flushed to disk, and renamed into place: it either exists complete or not at all.
+temporary sibling, flushed to disk, and renamed into place (:func:`atgen_core.atomic.atomic_write`): it
+either exists complete or not at all.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from atgen_core.atomic import TMP_SUFFIX
 
 __all__ = [
     "SHARD_SUFFIX",
@@ -24,11 +25,9 @@ __all__ = [
     "plan_shards",
     "shard_path",
     "shard_seed",
-    "write_atomic",
 ]
 
 SHARD_SUFFIX = ".parquet"
-_TMP_SUFFIX = ".tmp"
 _STALE_SECONDS = 3600.0
 
 
@@ -92,21 +91,6 @@ def finished_shards(folder: Path) -> set[str]:
     return {p.name[: -len(SHARD_SUFFIX)] for p in folder.iterdir() if p.name.endswith(SHARD_SUFFIX)}
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary sibling and a rename (never a partial file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def clean_stale_temporaries(folder: Path, older_than: float = _STALE_SECONDS) -> int:
     """Remove temporary files left by killed writers (only old ones: a live writer may own a new one)."""
     if not folder.is_dir():
@@ -114,7 +98,7 @@ def clean_stale_temporaries(folder: Path, older_than: float = _STALE_SECONDS) ->
     now = time.time()
     removed = 0
     for p in folder.iterdir():
-        if p.name.startswith(".") and p.name.endswith(_TMP_SUFFIX):
+        if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX):
             try:
                 if now - p.stat().st_mtime > older_than:
                     p.unlink()

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from atgen_core import Generation, ScoringRequest
+from atgen_core.atomic import atomic_write
 from atgen_ray_scoring.backend import ShardedBackend
 from atgen_ray_scoring.config import VllmScoringConfig
 from atgen_ray_scoring.records import generations_to_parquet
 from atgen_ray_scoring.session import RaySession, require_ray
-from atgen_ray_scoring.shards import Shard, shard_path, shard_seed, write_atomic
+from atgen_ray_scoring.shards import Shard, shard_path, shard_seed
 from atgen_ray_scoring.vllm_rows import VllmRequestBuilder, VllmResultReader, row_seed
 from atgen_ray_scoring.work import ShardTask
 
@@ -207,7 +208,7 @@ class VllmScoring(ShardedBackend):
             shard = by_name[name]
             if len(pending[name]) == len(shard) * per_id:
                 outputs = [[pending[name][(id_, j)] for j in range(per_id)] for id_ in shard.ids]
-                write_atomic(shard_path(folder, name), generations_to_parquet(shard.ids, outputs))
+                atomic_write(shard_path(folder, name), generations_to_parquet(shard.ids, outputs))
                 del pending[name]
 
     def close(self) -> None:

@@ -22,10 +22,11 @@ from atgen_ray_scoring.records import (
     generations_from_parquet,
     generations_to_parquet,
 )
-from atgen_ray_scoring.shards import clean_stale_temporaries, finished_shards, plan_shards, shard_seed, write_atomic
+from atgen_ray_scoring.shards import clean_stale_temporaries, finished_shards, plan_shards, shard_seed
 from ray_scoring_helpers import prompts, request
 
 from atgen_core import Generation, GenerationSettings, ModelSpec
+from atgen_core.atomic import atomic_write
 
 
 def test_shard_names_are_deterministic_and_derived_from_ids() -> None:
@@ -56,12 +57,12 @@ def test_shard_seeds_differ_between_shards_and_are_stable() -> None:
 
 def test_write_atomic_leaves_no_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "shard-00000-x.parquet"
-    write_atomic(target, b"complete")
+    atomic_write(target, b"complete")
     assert target.read_bytes() == b"complete"
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
 
     with pytest.raises(TypeError):
-        write_atomic(tmp_path / "shard-00001-y.parquet", "not bytes")  # type: ignore[arg-type]
+        atomic_write(tmp_path / "shard-00001-y.parquet", 12345)  # type: ignore[arg-type]
     assert finished_shards(tmp_path) == {"shard-00000-x"}
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # the temporary file was removed
 

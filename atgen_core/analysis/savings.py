@@ -1,0 +1,173 @@
+"""A strategy against random: labels to reach random's score, savings, bootstrap CIs and paired tests.
+
+Every interval is a 95% percentile interval of a *paired* bootstrap over seeds: one resample of the
+seeds (with replacement) is applied to both strategies, the mean curves are recomputed and every
+quantity is derived again from them. Seeds are paired because a seed fixes the data split, the first
+batch and the untrained evaluation for every strategy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from atgen_core.analysis.curves import SeedCurves, first_reach, sample_sd
+
+__all__ = [
+    "ALPHA",
+    "BOOTSTRAP_SAMPLES",
+    "BudgetComparison",
+    "Comparison",
+    "compare",
+    "percentile_ci",
+    "sign_flip_pvalue",
+    "t_test_pvalue",
+]
+
+BOOTSTRAP_SAMPLES = 2000
+"""Resamples of the seeds per comparison (fixed RNG seed: the report is reproducible)."""
+ALPHA = 0.05
+"""Significance level of the verdict."""
+_EXACT_SIGN_FLIP_MAX = 16
+
+
+def sign_flip_pvalue(differences: Sequence[float], *, seed: int = 0) -> float:
+    """Two-sided sign-flip permutation p-value of the mean of paired differences.
+
+    Exact (all 2^n sign patterns) up to 16 pairs, else 20,000 random sign patterns. With n pairs the
+    smallest possible exact p-value is 2 / 2^n (0.25 for 3 seeds, 0.0625 for 5).
+    """
+    diffs = np.asarray([d for d in differences if not math.isnan(d)], dtype=float)
+    if len(diffs) == 0:
+        return math.nan
+    if len(diffs) <= _EXACT_SIGN_FLIP_MAX:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(diffs))))
+    else:
+        signs = np.random.default_rng(seed).choice((1.0, -1.0), size=(20_000, len(diffs)))
+    means = np.abs((signs * diffs).mean(axis=1))
+    return float((means >= abs(diffs.mean()) - 1e-12).mean())
+
+
+def t_test_pvalue(differences: Sequence[float]) -> float | None:
+    """Two-sided paired t-test p-value (scipy, optional); None without scipy, < 2 pairs or zero spread."""
+    diffs = [d for d in differences if not math.isnan(d)]
+    if len(diffs) < 2 or np.allclose(diffs, diffs[0]):
+        return None
+    try:
+        from scipy import stats
+    except ImportError:
+        return None
+    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
+
+
+def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap values (sample values, no interpolation, so ``inf`` is kept)."""
+    arr = np.sort(np.asarray(values, dtype=float))
+    arr = arr[~np.isnan(arr)]
+    if not len(arr):
+        return math.nan, math.nan
+    tail = (1.0 - level) / 2
+    lo = arr[math.floor(tail * (len(arr) - 1))]
+    hi = arr[math.ceil((1.0 - tail) * (len(arr) - 1))]
+    return float(lo), float(hi)
+
+
+@dataclass
+class BudgetComparison:
+    """A strategy against random at one evaluated label count."""
+
+    labels: int
+    seeds: int
+    random_mean: float
+    mean: float
+    diff: float
+    diff_ci: tuple[float, float]
+    diff_sd: float
+    beyond_noise: bool
+    p_sign_flip: float
+    p_t_test: float | None
+    random_improved: bool
+    labels_to_reach: float | None = None
+    labels_to_reach_ci: tuple[float, float] | None = None
+    savings: float | None = None
+    savings_ci: tuple[float, float] | None = None
+
+    @property
+    def p_value(self) -> float:
+        """The p-value the verdict uses: the t-test when available, else the sign flip."""
+        return self.p_t_test if self.p_t_test is not None else self.p_sign_flip
+
+
+@dataclass
+class Comparison:
+    """A strategy against random on one metric: per budget, and on AULC."""
+
+    budgets: list[BudgetComparison]
+    aulc_diff: float
+    aulc_diff_ci: tuple[float, float]
+    aulc_p_sign_flip: float
+    aulc_p_t_test: float | None
+    seeds: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for summary.json (``inf`` becomes null: not reached / unbounded)."""
+        return asdict(self)
+
+
+def _savings(budget: float, reach: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.where(np.isinf(reach), 0.0, budget / reach)
+
+
+def compare(mine: SeedCurves, ref: SeedCurves, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Comparison:
+    """Compare ``mine`` with the baseline curves ``ref`` on the seeds and label counts both have."""
+    seeds, xs, a, b = mine.aligned(ref)
+    complete = ~(np.isnan(a).any(axis=0) | np.isnan(b).any(axis=0))
+    xs = [x for x, ok in zip(xs, complete) if ok]
+    a, b = a[:, complete], b[:, complete]
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(seeds), size=(samples, len(seeds))) if seeds else np.zeros((0, 0), dtype=int)
+    boot_a, boot_b = a[idx].mean(axis=1), b[idx].mean(axis=1)
+    mean_a, mean_b, sd_b = a.mean(axis=0), b.mean(axis=0), sample_sd(b, axis=0)
+    budgets = []
+    for j in range(1, len(xs)):
+        diffs = a[:, j] - b[:, j]
+        diff_ci = percentile_ci(boot_a[:, j] - boot_b[:, j])
+        improved = bool(mean_b[j] - mean_b[0] > sd_b[j]) if len(seeds) > 1 else bool(mean_b[j] > mean_b[0])
+        item = BudgetComparison(
+            labels=xs[j],
+            seeds=len(seeds),
+            random_mean=float(mean_b[j]),
+            mean=float(mean_a[j]),
+            diff=float(diffs.mean()),
+            diff_ci=diff_ci,
+            diff_sd=float(sample_sd(diffs)),
+            beyond_noise=len(seeds) > 1 and bool(diff_ci[0] > 0 or diff_ci[1] < 0),
+            p_sign_flip=sign_flip_pvalue(diffs.tolist()),
+            p_t_test=t_test_pvalue(diffs.tolist()),
+            random_improved=improved,
+        )
+        if improved:
+            reach = float(first_reach(xs, mean_a[None, :], np.array([mean_b[j]]))[0])
+            boot_reach = first_reach(xs, boot_a, boot_b[:, j])
+            item.labels_to_reach = None if math.isinf(reach) else reach
+            item.labels_to_reach_ci = percentile_ci(boot_reach)
+            item.savings = None if math.isinf(reach) else float(_savings(xs[j], np.array([reach]))[0])
+            item.savings_ci = percentile_ci(_savings(xs[j], boot_reach))
+        budgets.append(item)
+    aulc_a, aulc_b = mine.aulc_per_seed(), ref.aulc_per_seed()
+    aulc_diffs = np.array([aulc_a[s] - aulc_b[s] for s in seeds], dtype=float)
+    boot_aulc = aulc_diffs[idx].mean(axis=1) if len(seeds) else np.zeros(0)
+    return Comparison(
+        budgets=budgets,
+        aulc_diff=float(aulc_diffs.mean()) if len(seeds) else math.nan,
+        aulc_diff_ci=percentile_ci(boot_aulc),
+        aulc_p_sign_flip=sign_flip_pvalue(aulc_diffs.tolist()),
+        aulc_p_t_test=t_test_pvalue(aulc_diffs.tolist()),
+        seeds=seeds,
+    )
