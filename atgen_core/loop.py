@@ -450,7 +450,7 @@ class Experiment:
             reference, source = load_reference(path), self.spec.reference
             if reference is None:
                 return f"Verdict: the reference file {path} is missing or unreadable."
-        last = rounds[-1] if rounds else {"labels": 0, "metrics": {}}
+        last: dict[str, Any] = rounds[-1] if rounds else {"labels": 0, "metrics": {}}
         metric = str(reference.get("metric")) if reference else ""
         value = last["metrics"].get(metric) if reference else None
         return verdict(self.strategy.name, int(last["labels"]), value, reference, source)
