@@ -26,6 +26,7 @@ from atgen_core.components import (
     ModelContext,
     ModelSpec,
     PluginConfig,
+    PreflightContext,
     ScoringBackend,
     ScoringRequest,
     SelectionContext,
@@ -33,6 +34,7 @@ from atgen_core.components import (
     TrainContext,
     Trainer,
 )
+from atgen_core.errors import Problem
 from atgen_core.tracker import TrackedRun, Tracker
 from atgen_core.types import (
     AnnotationItem,
@@ -87,6 +89,8 @@ __all__ = [
     "ModelSpec",
     "PluginConfig",
     "PoolView",
+    "PreflightContext",
+    "Problem",
     "Requirements",
     "SamplingRequest",
     "ScoringBackend",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, get_args, runtime_checkable
 
-from atgen_core.store import RunLock, RunStore
+from atgen_core.store import RunLock, RunStore, log_attempt
 from atgen_core.types import AnnotationResult, AnnotationStatus, Example, KeyValueCache
 
 __all__ = ["AnnotationStore", "RunAnnotationStore", "StoredAnswer", "open_for_annotation"]
@@ -172,6 +172,8 @@ class RunAnnotationStore:
             db.execute("INSERT OR REPLACE INTO attempts (id, round, text, annotator, cost, seconds, status, error, "
                        "meta, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (*values, result.status, result.error, meta, now))
+            log_attempt(db, round_, result.id, result.status, result.text, annotator, float(result.cost),
+                        result.error, meta, now)
             if ok:
                 db.execute("INSERT OR REPLACE INTO labels (id, round, text, annotator, cost, seconds, meta, created) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*values, meta, now))

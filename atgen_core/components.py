@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeVar
 
+from atgen_core.errors import Problem
 from atgen_core.types import (
     AnnotationItem,
     AnnotationResult,
@@ -64,6 +65,7 @@ __all__ = [
     "ModelContext",
     "ModelSpec",
     "PluginConfig",
+    "PreflightContext",
     "ScoringBackend",
     "ScoringRequest",
     "SelectionContext",
@@ -78,7 +80,7 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 class PluginConfig(BaseModel):
     """Base of every component config: immutable, unknown keys rejected, every field described."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EmptyConfig(PluginConfig):
@@ -124,6 +126,26 @@ class ModelSpec(PluginConfig):
     generation: GenerationConfig = Field(
         default_factory=lambda: GenerationConfig(), description="Decoding for evaluation and scoring."
     )
+
+
+@dataclass(frozen=True)
+class PreflightContext:
+    """What a component's :meth:`Component.preflight` may look at, before anything is written or loaded.
+
+    ``path`` is where the component sits in the spec (``"annotator"``, ``"metrics[1]"``,
+    ``"data.source"``); :meth:`field` builds the dotted path of one of its config fields for a problem.
+    """
+
+    path: str
+    model: ModelSpec
+    base_dir: Path | None = None
+    """Directory that relative paths in the spec are resolved against (the spec file's folder)."""
+    run_dir: Path | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+    def field(self, name: str) -> str:
+        """The dotted spec path of config field ``name`` of this component."""
+        return f"{self.path}.config.{name}"
 
 
 ConfigT = TypeVar("ConfigT", bound=PluginConfig, covariant=True, default=PluginConfig)
@@ -172,6 +194,18 @@ class Component(ABC, Generic[ConfigT]):
 
     def close(self) -> None:
         """Release resources (models, servers, connections). Called once at the end of a run."""
+
+    def preflight(self, ctx: PreflightContext) -> Sequence[Problem]:
+        """Problems the run would hit, found without loading a model or spending anything.
+
+        Called by ``atgen validate`` and by ``atgen run`` before the run directory is created: check
+        that files named in the config exist, that environment variables are set, and so on. Return one
+        :class:`~atgen_core.errors.SpecIssue` (alias ``Problem``) per problem, each naming its dotted
+        spec path (``ctx.field("api_key_env")``); never print or return a secret. Must be cheap and
+        must not import heavy libraries. The default finds nothing.
+        """
+        del ctx
+        return ()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ Rules (documented in docs/spec.md):
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,12 +26,20 @@ from typing import Any
 import numpy as np
 
 from atgen_core.components import DataContext, DataSource
-from atgen_core.errors import DataError
+from atgen_core.errors import DataError, SpecIssue, issue_from_message
 from atgen_core.spec import DataSpec
 from atgen_core.templates import PromptTemplate
 from atgen_core.types import Example
 
-__all__ = ["LoadedData", "PromptTemplate", "build_examples", "load_data", "seeded_subset"]
+__all__ = [
+    "LoadedData",
+    "PromptTemplate",
+    "build_examples",
+    "check_data",
+    "column_issues",
+    "load_data",
+    "seeded_subset",
+]
 
 
 @dataclass(frozen=True)
@@ -70,24 +79,46 @@ def _has(columns: set[str], column: str) -> bool:
     return column in columns or ("." in column and column.split(".")[0] in columns)
 
 
+_COLUMN_FIELDS = (
+    ("input_column", "data.input_column"),
+    ("target_column", "data.target_column"),
+    ("references_column", "data.references_column"),
+    ("id_column", "data.id_column"),
+)
+
+
+def column_issues(columns: set[str], spec: DataSpec, split: str) -> list[SpecIssue]:
+    """Every column the spec names (input, target, references, id, prompt fields) missing from ``columns``."""
+    template = PromptTemplate(spec.prompt)
+    available = ", ".join(sorted(columns)) or "none"
+    issues: list[SpecIssue] = []
+    named: set[str] = set()
+    for attr, path in _COLUMN_FIELDS:
+        column = getattr(spec, attr)
+        if column and not _has(columns, column):
+            named.add(column)
+            close = difflib.get_close_matches(column, sorted(columns), n=1)
+            hint = (f"did you mean {close[0]!r}? " if close else "") + f"available columns: {available}"
+            issues.append(SpecIssue(path, f"column {column!r} not found in split {split!r}", hint=hint))
+    for field in dict.fromkeys(template.fields):
+        if field == "input" or field in named or _has(columns, field):
+            continue
+        close = difflib.get_close_matches(field, sorted({*columns, "input"}), n=1)
+        hint = (f"did you mean {{{close[0]}}}? " if close else "") + f"available columns: {available}"
+        issues.append(SpecIssue("data.prompt", f"column {field!r} (a prompt field) not found in split {split!r}",
+                                hint=hint))
+    return issues
+
+
 def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str) -> list[Example]:
     """Examples of one split, following the module's id, duplicate and reference rules."""
     template = PromptTemplate(spec.prompt)
     rows = list(rows)
     if not rows:
         raise DataError(f"split {split!r} is empty")
-    columns = set(rows[0])
-    needed = [spec.input_column, *(f for f in template.fields if f != "input")]
-    for optional in (spec.target_column, spec.references_column, spec.id_column):
-        if optional:
-            needed.append(optional)
-    for column in dict.fromkeys(needed):
-        if not _has(columns, column):
-            close = sorted(columns)
-            where = "data.prompt" if column in template.fields and column != spec.input_column else "data"
-            raise DataError(
-                f"{where}: column {column!r} not found in split {split!r}; available columns: {', '.join(close)}"
-            )
+    missing = column_issues(set(rows[0]), spec, split)
+    if missing:
+        raise DataError("; ".join(issue.render() for issue in missing))
 
     examples: list[Example] = []
     seen_ids: dict[str, int] = {}
@@ -189,19 +220,27 @@ def _merged_test_split(
     return LoadedData(pool=tuple(pool), test=tuple(test))
 
 
-def load_data(source: DataSource, spec: DataSpec, seed: int, ctx: DataContext) -> LoadedData:
-    """Load the pool and the test set as the spec describes."""
-    splits = list(source.splits(ctx))
-    if spec.train_split not in splits:
-        raise DataError(f"data.train_split: split {spec.train_split!r} not found; available: {', '.join(splits)}")
-    rows = list(source.load(spec.train_split, ctx))
-    train = build_examples(rows, spec, spec.train_split)
+def load_data(
+    source: DataSource, spec: DataSpec, seed: int, ctx: DataContext,
+    rows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> LoadedData:
+    """Load the pool and the test set as the spec describes (``rows``: splits already read)."""
+    given = dict(rows or {})
+    splits = list(source.splits(ctx)) if not given else [*given]
+
+    def read(split: str, path: str) -> list[Mapping[str, Any]]:
+        if split in given:
+            return list(given[split])
+        if split not in splits:
+            raise DataError(f"{path}: split {split!r} not found; available: {', '.join(splits)}")
+        return list(source.load(split, ctx))
+
+    train_rows = read(spec.train_split, "data.train_split")
+    train = build_examples(train_rows, spec, spec.train_split)
     if spec.duplicates == "merge-test" and spec.test_split is None and not spec.id_column:
-        return _merged_test_split(rows, train, spec, seed)
+        return _merged_test_split(train_rows, train, spec, seed)
     if spec.test_split is not None:
-        if spec.test_split not in splits:
-            raise DataError(f"data.test_split: split {spec.test_split!r} not found; available: {', '.join(splits)}")
-        test = build_examples(source.load(spec.test_split, ctx), spec, spec.test_split)
+        test = build_examples(read(spec.test_split, "data.test_split"), spec, spec.test_split)
         test_ids = {e.id for e in test}
         pool = [e for e in train if e.id not in test_ids]
     else:
@@ -224,3 +263,49 @@ def load_data(source: DataSource, spec: DataSpec, seed: int, ctx: DataContext) -
     if not pool:
         raise DataError("the pool is empty after splitting and subsetting")
     return LoadedData(pool=tuple(pool), test=tuple(test))
+
+
+def check_data(
+    source: DataSource, spec: DataSpec, seed: int, ctx: DataContext
+) -> tuple[list[SpecIssue], LoadedData | None]:
+    """Every problem of the data as configured (splits, columns, prompt fields, rows), or the loaded data.
+
+    Reads each split once; the result is what :func:`load_data` would return, so a run uses it as is.
+    """
+    try:
+        PromptTemplate(spec.prompt)
+    except DataError as exc:
+        return [issue_from_message(str(exc), "data.prompt")], None
+    try:
+        splits = list(source.splits(ctx))
+    except DataError as exc:
+        return [issue_from_message(str(exc), "data.source")], None
+    issues: list[SpecIssue] = []
+    rows: dict[str, list[Mapping[str, Any]]] = {}
+    wanted = [("data.train_split", spec.train_split)]
+    if spec.test_split is not None:
+        wanted.append(("data.test_split", spec.test_split))
+    for path, split in wanted:
+        if split not in splits:
+            issues.append(SpecIssue(path, "split not found", value=split, hint=f"available: {', '.join(splits)}"))
+            continue
+        try:
+            rows[split] = list(source.load(split, ctx))
+        except DataError as exc:
+            issues.append(issue_from_message(str(exc), "data.source"))
+    seen: set[tuple[str, str]] = set()
+    for split, split_rows in rows.items():
+        if not split_rows:
+            issues.append(SpecIssue("data.source", f"split {split!r} has no rows (is its file empty?)"))
+            continue
+        for issue in column_issues(set(split_rows[0]), spec, split):
+            key = (issue.path, issue.message.split(" in split ")[0])
+            if key not in seen:
+                seen.add(key)
+                issues.append(issue)
+    if issues:
+        return issues, None
+    try:
+        return [], load_data(source, spec, seed, ctx, rows=rows)
+    except DataError as exc:
+        return [issue_from_message(str(exc), "data")], None

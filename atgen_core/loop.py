@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,11 +48,14 @@ from atgen_core.components import (
     TrainContext,
     Trainer,
 )
-from atgen_core.data import load_data, seeded_subset
-from atgen_core.errors import AtgenError, StoreError
+from atgen_core.data import LoadedData, load_data, seeded_subset
+from atgen_core.errors import AtgenError, SpecError, StoreError
+from atgen_core.preflight import check_spec
 from atgen_core.progress import make_progress
-from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, resolve_spec
-from atgen_core.store import RunLock, RunStore
+from atgen_core.rundir import canonical_spec as _canonical_spec
+from atgen_core.rundir import other_spec_error, refuse_other_spec, relative_to_run, spec_changes, stored_adapter_path
+from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, raw_run_dir
+from atgen_core.store import RunLock, RunStore, release_unstarted, run_has_progress
 from atgen_core.tracking import RunTracking
 from atgen_core.types import (
     AnnotationItem,
@@ -79,8 +83,6 @@ OVER_BUDGET = "over the money budget"
 BASE_ROUND = -1
 """Round index under which the untrained model's evaluation is stored."""
 
-# Spec fields that may change when a stored run is continued (to extend it).
-_EXTENDABLE = ("iterations", "schedule", "budget", "stop_when")
 
 
 class ComponentError(AtgenError):
@@ -124,12 +126,6 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def _canonical_spec(spec: ExperimentSpec) -> dict[str, Any]:
-    data = spec.model_dump(mode="json", by_alias=True)
-    data.pop("$schema", None)
-    return data
-
-
 def _rng(seed: int, round_: int, purpose: int) -> np.random.Generator:
     return np.random.default_rng([seed & 0xFFFFFFFF, round_ + 1, purpose])
 
@@ -148,6 +144,7 @@ class Experiment:
         *,
         progress: bool | None = None,
         cache_dir: Path | None = None,
+        data: LoadedData | None = None,
     ) -> None:
         self.resolved = resolved
         self.spec = resolved.spec
@@ -155,12 +152,16 @@ class Experiment:
         self.progress = make_progress(progress)
         self.cache_dir = cache_dir
         self._lock = RunLock(self.run_dir)
-        self._lock.acquire()
         self._log_handler: logging.Handler | None = None
+        claimed = not self.run_dir.exists()
+        made = [p for p in self.run_dir.parents if not p.exists()]  # parents this run would create
+        self._lock.acquire()
         try:
             self.store = RunStore(self.run_dir)
+            fresh = not self.store.has_progress()
+            claimed = claimed and fresh
             self._attach_log()
-            self._check_or_store_spec()
+            self._check_or_store_spec(fresh)
             self.strategy: Strategy = resolved.strategy.build()  # type: ignore[assignment]
             self.annotator: Annotator = resolved.annotator.build()  # type: ignore[assignment]
             self.trainer: Trainer = resolved.trainer.build()  # type: ignore[assignment]
@@ -171,14 +172,18 @@ class Experiment:
             self.scorer: ScoringBackend | None = (
                 resolved.scoring.build() if resolved.scoring is not None else None  # type: ignore[assignment]
             )
-            self.pool, self.test = self._load_examples()
+            self.pool, self.test = self._load_examples(data, fresh)
         except BaseException:
             self.close()
+            if claimed:
+                release_unstarted(self.run_dir, made)
             raise
         self._by_id: dict[str, Example] = {e.id: e for e in (*self.pool, *self.test)}
         self._model: ModelHandle | None = None
         self._model_round: int | None = None
+        self._threads_warned = False
         self._drafts: dict[str, str] = {}
+        """Drafts of the latest scored candidates; the selected ones are stored with the selection."""
         self.round_hook: Callable[[int], None] | None = None
         """Called by ``run()`` after each evaluated round (``BASE_ROUND`` for the untrained model)."""
 
@@ -212,9 +217,13 @@ class Experiment:
             raw = spec.model_dump(mode="json", by_alias=True, exclude={"schema_"})
         else:
             raw = spec
-        resolved = resolve_spec(raw, registry, source=source, base_dir=base_dir)
-        target = run_dir if run_dir is not None else resolved.spec.run_dir(Path.cwd())
-        return cls(resolved, target, progress=progress, cache_dir=cache_dir)
+        target = run_dir if run_dir is not None else raw_run_dir(raw, Path.cwd())
+        checked = check_spec(raw, registry, source=source, base_dir=base_dir, run_dir=target,
+                             load_data=target is None or not run_has_progress(target), cache_dir=cache_dir)
+        resolved = checked.resolved
+        target = target if target is not None else resolved.spec.run_dir(Path.cwd())
+        refuse_other_spec(target, _canonical_spec(resolved.spec))
+        return cls(resolved, target, progress=progress, cache_dir=cache_dir, data=checked.data)
 
     @classmethod
     def resume(
@@ -224,18 +233,27 @@ class Experiment:
         from atgen_core.plugins import get_registry
 
         run_dir = Path(run_dir)
-        store = RunStore(run_dir, create=False)
+        store = RunStore(run_dir, read_only=True)
         try:
             raw = store.get_meta("spec")
             base = store.get_meta("base_dir")
+            started = store.has_progress()
         finally:
             store.close()
         if raw is None:
-            raise StoreError(f"{run_dir} holds no spec; it was never started")
+            raise StoreError(f"{run_dir} holds no spec; it was never started (run it with `atgen run SPEC`)")
         registry = registry if registry is not None else get_registry()
-        resolved = resolve_spec(json.loads(raw), registry, source=str(run_dir / "atgen.sqlite"),
-                                base_dir=Path(base) if base else None)
-        return cls(resolved, run_dir, progress=progress)
+        try:
+            checked = check_spec(json.loads(raw), registry, source=str(run_dir / "atgen.sqlite"),
+                                 base_dir=Path(base) if base else None, run_dir=run_dir, load_data=not started)
+        except SpecError as exc:
+            if started:
+                raise
+            raise StoreError(
+                f"{exc}\nThis run never got past its set-up, so there is nothing to resume: fix the spec and "
+                f"start it with `atgen run SPEC.json` (it takes {run_dir} over)"
+            ) from None
+        return cls(checked.resolved, run_dir, progress=progress, data=checked.data)
 
     def _attach_log(self) -> None:
         handler = logging.FileHandler(self.run_dir / "run.log", encoding="utf-8")
@@ -245,23 +263,17 @@ class Experiment:
             log.setLevel(logging.INFO)
         self._log_handler = handler
 
-    def _check_or_store_spec(self) -> None:
+    def _check_or_store_spec(self, fresh: bool) -> None:
         new = _canonical_spec(self.spec)
         stored = self.store.get_meta("spec")
         if stored is not None:
-            old = json.loads(stored)
-            diff = _spec_diff(old, new)
-            blocking = [
-                d for d in diff
-                if not (d.startswith("loop.") and d.split(".")[1] in _EXTENDABLE)
-                and d != "reference" and d.split(".")[0] != "tracking"
-            ]
-            if blocking:
-                raise StoreError(
-                    f"{self.run_dir} holds a run of a different spec (differs in: {', '.join(blocking)}); "
-                    "choose another output_dir, or continue the stored run with `atgen resume "
-                    f"{self.run_dir}`"
-                )
+            diff, blocking = spec_changes(json.loads(stored), new)
+            if blocking and fresh:
+                log.warning("%s held a run that never got past its set-up (spec differed in: %s); "
+                            "this run takes it over", self.run_dir, ", ".join(blocking))
+                self.store.clear_examples()
+            elif blocking:
+                raise other_spec_error(self.run_dir, blocking)
             if diff:
                 log.info("continuing the stored run with changed %s", ", ".join(diff))
         self.store.set_meta("spec", json.dumps(new, sort_keys=True))
@@ -270,14 +282,21 @@ class Experiment:
         if self.store.get_meta("created") is None:
             self.store.set_meta("created", str(time.time()))
 
-    def _load_examples(self) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
+    def _load_examples(
+        self, data: LoadedData | None, fresh: bool
+    ) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
         if self.store.has_examples():
-            return tuple(self.store.load_examples("pool")), tuple(self.store.load_examples("test"))
-        source = self.resolved.data_source.build()
-        assert isinstance(source, DataSource)
-        ctx = DataContext(seed=self.spec.seed, cache_dir=self.cache_dir, base_dir=self.resolved.base_dir)
-        data = load_data(source, self.spec.data, self.spec.seed, ctx)
-        source.close()
+            if not (fresh and data is not None):
+                return tuple(self.store.load_examples("pool")), tuple(self.store.load_examples("test"))
+            self.store.clear_examples()  # set-up never finished: the data just checked replaces it
+        if data is None:
+            source = self.resolved.data_source.build()
+            assert isinstance(source, DataSource)
+            ctx = DataContext(seed=self.spec.seed, cache_dir=self.cache_dir, base_dir=self.resolved.base_dir)
+            try:
+                data = load_data(source, self.spec.data, self.spec.seed, ctx)
+            finally:
+                source.close()
         self.store.save_examples("pool", data.pool)
         self.store.save_examples("test", data.test)
         log.info("data: %d pool examples, %d test examples", len(data.pool), len(data.test))
@@ -379,6 +398,7 @@ class Experiment:
     def _run_rounds(self, tracking: RunTracking) -> RunSummary:
         loop = self.spec.loop
         self.store.set_meta("status", "running")
+        self._retrain_missing_latest()
         if loop.evaluate_untrained:
             self._evaluate(BASE_ROUND)
             self._round_done(BASE_ROUND)
@@ -483,7 +503,8 @@ class Experiment:
         else:
             ids, info = self._strategy_select(round_, k, candidates)
             strategy_name = self.strategy.name
-        self.store.save_selection(round_, ids, strategy_name)
+        drafts = {i: self._drafts[i] for i in ids if i in self._drafts} if not warm_first else {}
+        self.store.save_selection(round_, ids, strategy_name, drafts)
         self.store.mark_step(round_, "select", time.perf_counter() - started, info)
         log.info("round %d: selected %d items with %s", round_, len(ids), strategy_name)
         return ids
@@ -492,6 +513,7 @@ class Experiment:
         self, round_: int, k: int, candidates: list[Example]
     ) -> tuple[list[str], dict[str, Any]]:
         requirements = self.strategy.requirements()
+        self._drafts = {}
         labelled = self.labelled()
         if requirements.labelled and not labelled.examples:
             raise ComponentError(
@@ -659,7 +681,8 @@ class Experiment:
             return []
         started = time.perf_counter()
         name = self.annotator.name
-        items = [AnnotationItem(self._by_id[i], draft=self._drafts.get(i)) for i in pending]
+        drafts = self.store.drafts(round_)  # stored with the selection: identical after a resume
+        items = [AnnotationItem(self._by_id[i], draft=drafts.get(i)) for i in pending]
         money_left = self._money_left()
         allowed: list[AnnotationItem] = []
         if money_left is None:
@@ -721,8 +744,44 @@ class Experiment:
         info = self.store.step_done(round_, "train")
         if info is None:
             return self._adapter(round_ - 1)
-        path = info.get("adapter")
-        return Path(path) if path else None
+        path = stored_adapter_path(self.run_dir, info.get("adapter"))
+        if path is not None and not path.exists():
+            raise StoreError(
+                f"the model trained in round {round_} is missing: {path} does not exist (deleted or moved?). "
+                "Restore that folder; atgen retrains only the latest round by itself (when no later label exists)"
+            )
+        return path
+
+    def _check_threads(self) -> None:
+        """Record torch's thread count (results are bit-identical only at the same count); warn on change.
+
+        torch is never imported here: the count is read only when a trainer has already imported it.
+        """
+        torch = sys.modules.get("torch")
+        if torch is None or not hasattr(torch, "get_num_threads"):
+            return
+        threads = str(torch.get_num_threads())
+        stored = self.store.get_meta("torch_threads")
+        if stored is None:
+            self.store.set_meta("torch_threads", threads)
+        elif stored != threads and not self._threads_warned:
+            self._threads_warned = True
+            log.warning("this run was trained with %s torch threads and now runs with %s: results may differ in "
+                        "the last digits from an uninterrupted run (set OMP_NUM_THREADS=%s to match)",
+                        stored, threads, stored)
+
+    def _retrain_missing_latest(self) -> None:
+        """Forget the training of the latest trained round when its adapter folder is gone and no later
+        label exists, so that it is retrained (training is deterministic: the same model comes back)."""
+        trained = [r for r in range(self._rounds_selected()) if self.store.step_done(r, "train") is not None]
+        if not trained:
+            return
+        latest = trained[-1]
+        path = stored_adapter_path(self.run_dir, self.store.step_done(latest, "train").get("adapter"))  # type: ignore[union-attr]
+        later_labels = any(record.round > latest for record in self.store.labels())
+        if path is not None and not path.exists() and not later_labels:
+            log.warning("round %d: the trained model %s is missing; training it again", latest, path)
+            self.store.forget_step(latest, "train")
 
     def _model_for(self, round_: int) -> ModelHandle:
         """The model after training round ``round_`` (``-1``: the base model), loaded once."""
@@ -763,10 +822,11 @@ class Experiment:
         )
         seconds = time.perf_counter() - started
         self._model, self._model_round = result.model, round_
+        self._check_threads()
         self.store.mark_step(
             round_, "train", seconds,
             {
-                "adapter": str(result.adapter_path) if result.adapter_path else None,
+                "adapter": relative_to_run(self.run_dir, result.adapter_path),
                 "loss": result.train_loss,
                 "steps": result.steps,
                 "examples": len(examples),
@@ -882,10 +942,3 @@ class Experiment:
         plt.close(fig)
 
 
-def _spec_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for key in sorted(set(old) | set(new)):
-            out.extend(_spec_diff(old.get(key), new.get(key), f"{prefix}.{key}" if prefix else key))
-        return out
-    return [] if old == new else [prefix or "<root>"]

@@ -23,6 +23,7 @@ from atgen_core.components import Component, ModelSpec, PluginConfig
 from atgen_core.errors import SpecError, SpecIssue
 from atgen_core.spec_defaults import default_field as _default_field
 from atgen_core.spec_defaults import with_declared_defaults
+from atgen_core.spec_file import LoadedSpec, dotted_path, load_spec_file
 
 if TYPE_CHECKING:
     from atgen_core.registry import ComponentInfo, Registry
@@ -33,11 +34,15 @@ __all__ = [
     "ComponentRef",
     "DataSpec",
     "ExperimentSpec",
+    "LoadedSpec",
     "LoopSpec",
     "ResolvedComponent",
     "ResolvedSpec",
+    "SpecAnalysis",
+    "analyse_spec",
     "build_schema",
     "load_spec_file",
+    "raw_run_dir",
     "resolve_spec",
 ]
 
@@ -45,7 +50,7 @@ SCHEMA_VERSION = 1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ComponentRef(_Strict):
@@ -197,7 +202,7 @@ class LoopSpec(_Strict):
 class ExperimentSpec(_Strict):
     """An atgen experiment (schema_version 1)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     schema_: str | None = Field(None, alias="$schema", description="Optional JSON Schema reference for editors.")
     schema_version: Literal[1] = Field(1, description="Spec format version.")
@@ -235,6 +240,15 @@ class ExperimentSpec(_Strict):
         if not path.is_absolute() and base is not None:
             path = base / path
         return path
+
+
+def raw_run_dir(raw: Mapping[str, Any], base: Path | None = None) -> Path | None:
+    """The run directory a raw (maybe invalid) spec names, or ``None`` when its name or output_dir is unusable."""
+    name, out = raw.get("name"), raw.get("output_dir", "runs/{name}")
+    if not isinstance(name, str) or not isinstance(out, str):
+        return None
+    path = Path(out.replace("{name}", name)).expanduser()
+    return base / path if base is not None and not path.is_absolute() else path
 
 
 COMPONENT_FIELDS: tuple[tuple[str, str], ...] = (
@@ -279,44 +293,11 @@ class ResolvedSpec:
 
 
 # --------------------------------------------------------------------------------------------------
-# Loading
-# --------------------------------------------------------------------------------------------------
-
-
-def load_spec_file(path: str | Path) -> dict[str, Any]:
-    """Read a spec file as a dict; malformed JSON is reported with its line and column."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([SpecIssue("", f"spec file not found: {file}")], source=str(file)) from None
-    except OSError as exc:
-        raise SpecError([SpecIssue("", f"cannot read {file}: {exc.strerror}")], source=str(file)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(
-            [SpecIssue("", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")],
-            source=str(file),
-        ) from None
-    if not isinstance(data, dict):
-        raise SpecError([SpecIssue("", "a spec must be a JSON object")], source=str(file))
-    return data
-
-
-# --------------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------------
 
 
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]" if out else str(part)
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+_dotted = dotted_path
 
 
 def _allowed_keys(model: type[BaseModel]) -> list[str]:
@@ -420,6 +401,139 @@ def _resolve_ref(
     return ResolvedComponent(info=info, config=config)
 
 
+@dataclass
+class SpecAnalysis:
+    """Everything phase 1, phase 2 and the cross-checks found, before anything is raised.
+
+    ``spec`` is the validated envelope; when the envelope has errors it is a *lenient* copy in which every
+    bad value was replaced by its default (``dropped`` lists those paths), so that the checks that do
+    not depend on them still run. ``exact`` is False in that case.
+    """
+
+    spec: ExperimentSpec | None
+    exact: bool
+    components: dict[tuple[Any, ...], ResolvedComponent]
+    issues: list[SpecIssue]
+    dropped: set[str]
+
+    def relevant(self, issue: SpecIssue) -> bool:
+        """False for an issue about a value that was already reported (and replaced by its default)."""
+        return not any(issue.path == d or issue.path.startswith(d + ".") for d in self.dropped)
+
+    def resolved(self, base_dir: Path | None, registry: Registry) -> ResolvedSpec:
+        """The resolved spec (only when there are no issues)."""
+        assert self.spec is not None and self.exact and not self.issues
+        spec, comps = self.spec, self.components
+        metrics = tuple(comps[("metrics", i)] for i in range(len(spec.metrics)))
+        embedder = comps.get(("embedder",))
+        strategy = comps[("strategy",)]
+        if embedder is None and _needs_embeddings(strategy):
+            embedder = _default_embedder(registry)
+        return ResolvedSpec(
+            spec=spec,
+            data_source=comps[("data", "source")],
+            strategy=strategy,
+            annotator=comps[("annotator",)],
+            trainer=comps[("trainer",)],
+            metrics=metrics,
+            embedder=embedder,
+            base_dir=base_dir,
+            scoring=comps.get(("scoring",)),
+            tracking=tuple(comps[("tracking", i)] for i in range(len(spec.tracking))),
+        )
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> Iterator[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield _dotted(path)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _non_finite(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, (*path, i))
+
+
+def _delete_at(data: Any, loc: tuple[Any, ...]) -> bool:
+    for part in loc[:-1]:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return False
+    if isinstance(data, dict) and loc and loc[-1] in data:
+        del data[loc[-1]]
+        return True
+    return False
+
+
+_PLACEHOLDERS: dict[tuple[Any, ...], Any] = {
+    ("name",): "spec", ("data",): {}, ("strategy",): {"name": "?"}, ("annotator",): {"name": "?"},
+    ("trainer",): {"name": "?"}, ("metrics",): [],
+}
+
+
+def _lenient_spec(raw: Mapping[str, Any]) -> tuple[ExperimentSpec | None, set[str]]:
+    """The spec with every invalid value dropped (defaults instead), and the dropped paths."""
+    data = json.loads(json.dumps(dict(raw), default=str))
+    dropped: set[str] = set()
+    for _ in range(10):
+        try:
+            return ExperimentSpec.model_validate(data), dropped
+        except ValidationError as exc:
+            progressed = False
+            for err in exc.errors(include_url=False):
+                loc = tuple(err["loc"])
+                if err["type"] == "missing" and loc in _PLACEHOLDERS and isinstance(data, dict):
+                    data[loc[0]] = _PLACEHOLDERS[loc]
+                    dropped.add(_dotted(loc))
+                    progressed = True
+                elif _delete_at(data, loc):
+                    dropped.add(_dotted(loc))
+                    progressed = True
+            if not progressed:
+                return None, dropped
+    return None, dropped
+
+
+def analyse_spec(raw: Mapping[str, Any], registry: Registry) -> SpecAnalysis:
+    """Validate a raw spec in both phases and run the cross-checks; collect every problem, raise none."""
+    issues: list[SpecIssue] = list(getattr(raw, "issues", ()))
+    raw = with_declared_defaults(raw, registry)
+    non_finite = set(_non_finite(raw))
+    issues.extend(
+        SpecIssue(path, "not a finite number: NaN and Infinity are not allowed in a spec")
+        for path in sorted(non_finite)
+    )
+    spec: ExperimentSpec | None = None
+    try:
+        spec = ExperimentSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        issues.extend(i for i in _issues_from_validation(exc, (), ExperimentSpec) if i.path not in non_finite)
+
+    components: dict[tuple[Any, ...], ResolvedComponent] = {}
+    for path, kind, ref in _component_refs(raw):
+        found: list[SpecIssue] = []
+        component = _resolve_ref(path, kind, ref, registry, found)
+        issues.extend(i for i in found if i.path not in non_finite)
+        if component is not None:
+            components[path] = component
+
+    if spec is not None and spec.data.source is None:
+        issues.append(SpecIssue("data.source", "no data source set, and no installed one is the default",
+                                hint="set data.source (see `atgen list-plugins --kind data_source`)"))
+    exact = spec is not None
+    dropped: set[str] = set(non_finite)
+    if spec is None:
+        spec, more = _lenient_spec(raw)
+        dropped |= more
+    analysis = SpecAnalysis(spec=spec, exact=exact, components=components, issues=issues, dropped=dropped)
+    if spec is not None:
+        issues.extend(i for i in _cross_checks(spec, raw, components, registry) if analysis.relevant(i))
+    return analysis
+
+
 def resolve_spec(
     raw: Mapping[str, Any],
     registry: Registry,
@@ -427,46 +541,15 @@ def resolve_spec(
     source: str | None = None,
     base_dir: Path | None = None,
 ) -> ResolvedSpec:
-    """Validate a raw spec dict in both phases; raise one ``SpecError`` listing every problem."""
-    issues: list[SpecIssue] = []
-    spec: ExperimentSpec | None = None
-    raw = with_declared_defaults(raw, registry)
-    try:
-        spec = ExperimentSpec.model_validate(dict(raw))
-    except ValidationError as exc:
-        issues.extend(_issues_from_validation(exc, (), ExperimentSpec))
+    """Validate a raw spec dict in both phases; raise one ``SpecError`` listing every problem.
 
-    resolved: dict[tuple[Any, ...], ResolvedComponent] = {}
-    for path, kind, ref in _component_refs(raw):
-        component = _resolve_ref(path, kind, ref, registry, issues)
-        if component is not None:
-            resolved[path] = component
-
-    if spec is not None and spec.data.source is None:
-        issues.append(SpecIssue("data.source", "no data source set, and no installed one is the default",
-                                hint="set data.source (see `atgen list-plugins --kind data_source`)"))
-    if spec is not None and not issues:
-        issues.extend(_cross_checks(spec, resolved, registry))
-    if issues:
-        raise SpecError(issues, source=source)
-    assert spec is not None
-    metrics = tuple(resolved[("metrics", i)] for i in range(len(spec.metrics)))
-    embedder = resolved.get(("embedder",))
-    strategy = resolved[("strategy",)]
-    if embedder is None and _needs_embeddings(strategy):
-        embedder = _default_embedder(registry)
-    return ResolvedSpec(
-        spec=spec,
-        data_source=resolved[("data", "source")],
-        strategy=strategy,
-        annotator=resolved[("annotator",)],
-        trainer=resolved[("trainer",)],
-        metrics=metrics,
-        embedder=embedder,
-        base_dir=base_dir,
-        scoring=resolved.get(("scoring",)),
-        tracking=tuple(resolved[("tracking", i)] for i in range(len(spec.tracking))),
-    )
+    This checks the spec alone; :func:`atgen_core.preflight.check_spec` adds what needs the files and
+    the environment (data, columns, model path, environment variables, the run directory).
+    """
+    analysis = analyse_spec(raw, registry)
+    if analysis.issues or not analysis.exact:
+        raise SpecError(analysis.issues, source=source)
+    return analysis.resolved(base_dir, registry)
 
 
 def _needs_embeddings(strategy: ResolvedComponent) -> bool:
@@ -489,32 +572,51 @@ def _default_embedder(registry: Registry) -> ResolvedComponent | None:
 
 
 def _cross_checks(
-    spec: ExperimentSpec, resolved: Mapping[tuple[Any, ...], ResolvedComponent], registry: Registry
+    spec: ExperimentSpec,
+    raw: Mapping[str, Any],
+    resolved: Mapping[tuple[Any, ...], ResolvedComponent],
+    registry: Registry,
 ) -> Iterator[SpecIssue]:
-    from atgen_core.components import Metric, Strategy
+    """Checks across sections; each runs when the parts it needs resolved, whatever else is wrong."""
+    from atgen_core.components import Strategy
 
-    strategy = resolved[("strategy",)]
-    strategy_cls = strategy.info.cls
-    assert issubclass(strategy_cls, Strategy)
-    cold = spec.loop.start == "cold" or spec.loop.mode == "design"
-    if cold and not strategy_cls.cold_start:
-        yield SpecIssue(
-            "loop.start" if spec.loop.mode == "iterative" else "loop.mode",
-            f"strategy {strategy.name!r} cannot pick the first batch without labelled data",
-            hint="use start 'warm' (a random first batch), or a cold-start strategy",
-        )
-    if _needs_embeddings(strategy) and ("embedder",) not in resolved and (
-        registry.default_name("embedder") is None
-    ):
-        yield SpecIssue(
-            "embedder",
-            f"strategy {strategy.name!r} needs input embeddings but no embedder is set",
-            hint="set `embedder` (see `atgen list-plugins --kind embedder`) or install a plugin providing one",
-        )
-    # Stopping thresholds must name a reported metric value and lie in its range.
+    strategy = resolved.get(("strategy",))
+    if strategy is not None:
+        strategy_cls = strategy.info.cls
+        assert issubclass(strategy_cls, Strategy)
+        cold = spec.loop.start == "cold" or spec.loop.mode == "design"
+        if cold and not strategy_cls.cold_start:
+            yield SpecIssue(
+                "loop.start" if spec.loop.mode == "iterative" else "loop.mode",
+                f"strategy {strategy.name!r} cannot pick the first batch without labelled data",
+                hint="use start 'warm' (a random first batch), or a cold-start strategy",
+            )
+        if _needs_embeddings(strategy) and ("embedder",) not in resolved and (
+            registry.default_name("embedder") is None
+        ) and raw.get("embedder") is None:
+            yield SpecIssue(
+                "embedder",
+                f"strategy {strategy.name!r} needs input embeddings but no embedder is set",
+                hint="set `embedder` (see `atgen list-plugins --kind embedder`) or install a plugin providing one",
+            )
+    yield from _stop_when_checks(spec, resolved)
+    yield from _size_checks(spec)
+
+
+def _stop_when_checks(
+    spec: ExperimentSpec, resolved: Mapping[tuple[Any, ...], ResolvedComponent]
+) -> Iterator[SpecIssue]:
+    """Stopping thresholds must name a reported metric value and lie in its range."""
+    from atgen_core.components import Metric
+
     keys: dict[str, Any] = {}
+    complete = True
     for i in range(len(spec.metrics)):
-        metric = resolved[("metrics", i)].build()
+        component = resolved.get(("metrics", i))
+        if component is None:
+            complete = False
+            continue
+        metric = component.build()
         assert isinstance(metric, Metric)
         try:
             keys.update(metric.keys())
@@ -523,27 +625,35 @@ def _cross_checks(
     for key, threshold in spec.loop.stop_when.items():
         path = f"loop.stop_when.{key}"
         if key not in keys:
+            if not complete:
+                continue  # it may belong to the metric that did not resolve (reported already)
             close = difflib.get_close_matches(key, list(keys), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "reported: " + ", ".join(sorted(keys))
             yield SpecIssue(path, "no configured metric reports this value", hint=hint)
             continue
         info = keys[key]
-        if not (info.low <= threshold <= info.high) or math.isnan(threshold):
+        if not (info.low <= threshold <= info.high):
             yield SpecIssue(
                 path, f"threshold outside the metric's range [{info.low}, {info.high}]", value=threshold
             )
-    sizes = spec.loop
-    if spec.data.pool_size is not None and spec.loop.initial_size > spec.data.pool_size:
+
+
+def _size_checks(spec: ExperimentSpec) -> Iterator[SpecIssue]:
+    loop, data = spec.loop, spec.data
+    if data.pool_size is not None and loop.initial_size > data.pool_size:
+        yield SpecIssue("loop.initial_size", f"larger than data.pool_size ({data.pool_size})", value=loop.initial_size)
+    if loop.budget.labels is not None and loop.budget.labels < loop.initial_size:
         yield SpecIssue(
-            "loop.initial_size", f"larger than data.pool_size ({spec.data.pool_size})", value=sizes.initial_size
+            "loop.budget.labels",
+            f"smaller than loop.initial_size ({loop.initial_size}): the first batch could not be labelled",
+            value=loop.budget.labels,
+            hint="raise the budget or lower initial_size",
         )
-    if spec.data.test_split is None and spec.data.test_size is None:
+    if data.test_split is None and data.test_size is None:
         yield SpecIssue("data.test_size", "no test set: set data.test_split or data.test_size")
-    if spec.data.test_size is not None and spec.data.test_size >= 1 and spec.data.test_size != int(
-        spec.data.test_size
-    ):
+    if data.test_size is not None and data.test_size >= 1 and data.test_size != int(data.test_size):
         yield SpecIssue("data.test_size", "a count must be a whole number (or use a fraction < 1)",
-                        value=spec.data.test_size)
+                        value=data.test_size)
 
 
 # --------------------------------------------------------------------------------------------------

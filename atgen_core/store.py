@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -18,86 +17,67 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atgen_core.errors import RunLockedError, StoreError
+from atgen_core.errors import StoreError
+from atgen_core.runlock import LOCK_NAME, RunLock, lock_holder
+from atgen_core.store_schema import MIGRATIONS, SCHEMA, STORE_VERSION
 from atgen_core.types import AnnotationResult, Example
 
-__all__ = ["LabelRecord", "RunLock", "RunStore"]
+__all__ = ["STORE_VERSION", "LabelRecord", "RunLock", "RunStore", "lock_holder"]
 
 DB_NAME = "atgen.sqlite"
-LOCK_NAME = "atgen.lock"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS examples (
-    id TEXT PRIMARY KEY, role TEXT NOT NULL, position INTEGER NOT NULL,
-    input TEXT NOT NULL, prompt TEXT NOT NULL, target TEXT, refs TEXT NOT NULL, fields TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS selections (
-    round INTEGER NOT NULL, rank INTEGER NOT NULL, id TEXT NOT NULL, strategy TEXT NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (round, id)
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    round INTEGER NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, text TEXT NOT NULL,
-    annotator TEXT NOT NULL, cost REAL NOT NULL, seconds REAL NOT NULL, error TEXT,
-    meta TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (round, id)
-);
-CREATE TABLE IF NOT EXISTS labels (
-    id TEXT PRIMARY KEY, round INTEGER NOT NULL, text TEXT NOT NULL, annotator TEXT NOT NULL,
-    cost REAL NOT NULL, seconds REAL NOT NULL, created REAL NOT NULL, meta TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS steps (
-    round INTEGER NOT NULL, step TEXT NOT NULL, seconds REAL NOT NULL, info TEXT NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (round, step)
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    round INTEGER NOT NULL, key TEXT NOT NULL, value REAL, n_labels INTEGER NOT NULL,
-    PRIMARY KEY (round, key)
-);
-CREATE TABLE IF NOT EXISTS generations (
-    round INTEGER NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (round, id)
-);
-CREATE TABLE IF NOT EXISTS cache (
-    namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (namespace, key)
-);
-"""
+_PROGRESS_TABLES = ("selections", "attempts", "labels", "steps", "metrics")
 
 
-class RunLock:
-    """An exclusive, process-lifetime lock on a run directory (``fcntl.flock`` on a lock file)."""
+def run_has_progress(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds a store in which some step has started (False: no store, or set-up only).
 
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK_NAME
-        self._fd: int | None = None
+    A store that cannot be read counts as started, so that nothing ever treats it as disposable.
+    """
+    path = Path(run_dir) / DB_NAME
+    if not path.exists():
+        return False
+    try:
+        store = RunStore(run_dir, read_only=True)
+    except StoreError:
+        return True
+    try:
+        return store.has_progress()
+    except StoreError:
+        return True
+    finally:
+        store.close()
 
-    def acquire(self) -> None:
-        import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = ""
-            with contextlib.suppress(OSError):
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            os.close(fd)
-            who = f" (pid {holder})" if holder else ""
-            raise RunLockedError(
-                f"run directory {self.path.parent} is in use by another atgen process{who}; "
-                "wait for it to finish or stop it first"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._fd = fd
+_SETUP_FILES = (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", LOCK_NAME, "run.log")
 
-    def release(self) -> None:
-        if self._fd is not None:
-            import fcntl
 
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+def release_unstarted(run_dir: Path, created: Sequence[Path] = ()) -> None:
+    """Remove a run directory this process created for a run whose set-up failed before any step.
+
+    Only the files set-up writes are removed, and the folder only when nothing else is in it, then the
+    parent folders in ``created`` (made for it) when empty; the caller guarantees that no step started
+    (so nothing in it holds a label).
+    """
+    run_dir = Path(run_dir)
+    if run_has_progress(run_dir):
+        return
+    for name in _SETUP_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / name).unlink()
+    for folder in [run_dir, *created]:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def log_attempt(db: sqlite3.Connection, round_: int, id_: str, status: str, text: str, annotator: str,
+                cost: float, error: str | None, meta: str, now: float) -> None:
+    """Append one annotation result to ``attempt_log`` (inside the caller's transaction)."""
+    db.execute(
+        "INSERT INTO attempt_log (round, id, status, text, annotator, cost, error, meta, created) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (round_, id_, status, text, annotator, cost, error, meta, now),
+    )
 
 
 @dataclass(frozen=True)
@@ -128,28 +108,120 @@ class _StoreCache:
 class RunStore:
     """Typed access to a run's SQLite database. Every write is committed immediately."""
 
-    def __init__(self, run_dir: Path, *, create: bool = True) -> None:
+    def __init__(self, run_dir: Path, *, create: bool = True, read_only: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DB_NAME
-        if not create and not self.path.exists():
+        if (not create or read_only) and not self.path.exists():
             raise StoreError(f"{self.run_dir} is not an atgen run directory (no {DB_NAME})")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.path.is_file() and self.path.stat().st_size == 0:
+            raise StoreError(self._empty_store_message())
         self._lock = threading.RLock()
+        self._side_files = [p for p in (self.run_dir / (DB_NAME + "-wal"), self.run_dir / (DB_NAME + "-shm"))
+                            if read_only and not p.exists()]
         try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            if read_only:
+                self._db = self._open_read_only()
+            else:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+                self._check_version(int(self._db.execute("PRAGMA user_version").fetchone()[0]))
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._prepare_schema()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the run store {self.path}: {exc}") from None
+            raise StoreError(
+                f"cannot read the run store {self.path}: {exc}. It is left as it is (nothing is rewritten); "
+                "labels.jsonl in the same folder holds the labels exported so far"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot open the run store {self.path}: {exc.strerror}") from None
+
+    def _empty_store_message(self) -> str:
+        others = sorted(p.name for p in self.run_dir.iterdir() if p.name not in (DB_NAME, LOCK_NAME))
+        held = f" (the folder also holds: {', '.join(others[:6])})" if others else ""
+        return (
+            f"the run store {self.path} is empty (0 bytes: a full disk or a crash while it was written){held}. "
+            "atgen never starts over on top of it: restore it from a backup, or move the folder away and "
+            "start a new run (labels.jsonl keeps the labels exported so far)"
+        )
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not (self.run_dir / (DB_NAME + "-wal")).exists():
+            # Fully checkpointed and no writer has it open: read the file as it is, creating nothing
+            # (WAL mode would otherwise create -wal/-shm files even for a read-only look).
+            db = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            self._check_version(int(db.execute("PRAGMA user_version").fetchone()[0]))
+            return db
+        uri = f"file:{self.path}?mode=ro"
+        try:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # A read-only folder: WAL needs a -shm file it cannot create; read the file as immutable.
+            db = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True, isolation_level=None,
+                                 check_same_thread=False)
+        self._check_version(int(db.execute("PRAGMA user_version").fetchone()[0]))
+        return db
+
+    def _check_version(self, version: int) -> None:
+        if version > STORE_VERSION:
+            raise StoreError(
+                f"the run store {self.path} was written by a newer atgen (store version {version}; this atgen "
+                f"reads up to {STORE_VERSION}): upgrade atgen-core to continue or inspect this run"
+            )
+
+    def _prepare_schema(self) -> None:
+        db = self._db
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        self._check_version(version)
+        tables = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        if tables == 0:
+            db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version = {STORE_VERSION}")
+            return
+        while version < STORE_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[version]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            version += 1
+        db.executescript(SCHEMA)
+
+    def version(self) -> int:
+        """The store's schema version."""
+        return int(self._one("PRAGMA user_version")[0])
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        # A read-only look leaves the folder as it was: SQLite's -wal/-shm files it had to create are
+        # removed again when they hold nothing (a writer that opened the store since would keep them busy).
+        for side in self._side_files:
+            with contextlib.suppress(OSError):
+                if side.exists() and (side.name.endswith("-shm") or side.stat().st_size == 0):
+                    side.unlink()
 
     def _execute(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._damaged(exc) from None
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> StoreError:
+        if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc).replace(" ", ""):
+            return StoreError(f"cannot write to the run store {self.path}: the folder or file is read-only")
+        return StoreError(
+            f"the run store {self.path} is damaged ({exc}); it is left as it is (nothing is rewritten). Recover "
+            "what it holds with `sqlite3 atgen.sqlite .recover`; labels.jsonl holds the labels exported so far"
+        )
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         rows = self._execute(sql, args)
@@ -159,9 +231,15 @@ class RunStore:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise self._damaged(exc) from None
             try:
                 yield self._db
+            except sqlite3.DatabaseError as exc:
+                self._db.execute("ROLLBACK")
+                raise self._damaged(exc) from None
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -180,6 +258,16 @@ class RunStore:
 
     def has_examples(self) -> bool:
         return self._one("SELECT 1 FROM examples LIMIT 1") is not None
+
+    def has_progress(self) -> bool:
+        """True once any step started: a selection, an attempt, a label, a step or a metric is stored."""
+        return any(self._one(f"SELECT 1 FROM {table} LIMIT 1") is not None for table in _PROGRESS_TABLES)
+
+    def clear_examples(self) -> None:
+        """Forget the stored pool and test set (only for a run that has no progress yet)."""
+        if self.has_progress():
+            raise StoreError(f"{self.run_dir}: refusing to replace the examples of a run that has started")
+        self._execute("DELETE FROM examples")
 
     def save_examples(self, role: str, examples: Sequence[Example]) -> None:
         with self.transaction() as db:
@@ -208,13 +296,22 @@ class RunStore:
 
     # -- selections and labels --------------------------------------------------------------------
 
-    def save_selection(self, round_: int, ids: Sequence[str], strategy: str) -> None:
+    def save_selection(
+        self, round_: int, ids: Sequence[str], strategy: str, drafts: Mapping[str, str] | None = None
+    ) -> None:
+        """Commit a round's selection, with the model's draft of each item (handed to annotators)."""
         now = time.time()
+        drafts = drafts or {}
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO selections (round, rank, id, strategy, created) VALUES (?, ?, ?, ?, ?)",
-                [(round_, rank, id_, strategy, now) for rank, id_ in enumerate(ids)],
+                "INSERT INTO selections (round, rank, id, strategy, created, draft) VALUES (?, ?, ?, ?, ?, ?)",
+                [(round_, rank, id_, strategy, now, drafts.get(id_)) for rank, id_ in enumerate(ids)],
             )
+
+    def drafts(self, round_: int) -> dict[str, str]:
+        """The drafts stored with ``round_``'s selection (items without one are left out)."""
+        rows = self._execute("SELECT id, draft FROM selections WHERE round = ? AND draft IS NOT NULL", (round_,))
+        return {r[0]: r[1] for r in rows}
 
     def selection(self, round_: int) -> list[str] | None:
         rows = self._execute("SELECT id FROM selections WHERE round = ? ORDER BY rank", (round_,))
@@ -242,6 +339,7 @@ class RunStore:
                 (round_, result.id, status, result.text, annotator, float(result.cost), float(result.seconds),
                  error, meta, now),
             )
+            log_attempt(db, round_, result.id, status, result.text, annotator, float(result.cost), error, meta, now)
             if ok:
                 db.execute(
                     "INSERT OR REPLACE INTO labels (id, round, text, annotator, cost, seconds, created, meta) "
@@ -260,6 +358,12 @@ class RunStore:
             args = (round_,)
         keys = ("round", "id", "status", "text", "annotator", "cost", "seconds", "error")
         return [dict(zip(keys, row)) for row in self._execute(query + " ORDER BY created, id", args)]
+
+    def attempt_log(self) -> list[dict[str, Any]]:
+        """Every annotation result ever recorded, in order (a replaced attempt keeps its row here)."""
+        keys = ("round", "id", "status", "text", "annotator", "cost", "error", "created")
+        rows = self._execute(f"SELECT {', '.join(keys)} FROM attempt_log ORDER BY seq")
+        return [dict(zip(keys, row)) for row in rows]
 
     def labels(self) -> list[LabelRecord]:
         rows = self._execute(
@@ -284,6 +388,10 @@ class RunStore:
             "INSERT OR REPLACE INTO steps (round, step, seconds, info, created) VALUES (?, ?, ?, ?, ?)",
             (round_, step, float(seconds), json.dumps(dict(info or {}), default=str), time.time()),
         )
+
+    def forget_step(self, round_: int, step: str) -> None:
+        """Mark a step as not done (so that it runs again); never used for steps that hold labels."""
+        self._execute("DELETE FROM steps WHERE round = ? AND step = ?", (round_, step))
 
     def timings(self) -> list[tuple[int, str, float]]:
         return [tuple(r) for r in self._execute("SELECT round, step, seconds FROM steps ORDER BY round, created")]  # type: ignore[misc]

@@ -266,6 +266,22 @@ def _default_config(cls: type[Component], config: PluginConfig | Mapping[str, An
         ]
 
 
+def _preflight_problems(instance: Component) -> list[str]:
+    """``preflight`` must return a sequence of ``Problem``s with paths (an ``AtgenError`` is tolerated)."""
+    from atgen_core.components import ModelSpec, PreflightContext
+    from atgen_core.errors import AtgenError, SpecIssue
+
+    ctx = PreflightContext(path=instance.kind or "component", model=ModelSpec(), environ={})
+    try:
+        found = list(instance.preflight(ctx))
+    except AtgenError:
+        return []
+    except Exception as exc:
+        return [f"preflight() raised {type(exc).__name__}: {exc}; return Problem(path, message) entries instead"]
+    bad = [p for p in found if not isinstance(p, SpecIssue)]
+    return [f"preflight() returned {bad[0]!r}; return atgen_core.Problem entries"] if bad else []
+
+
 def check_component(
     cls: type[Component],
     *,
@@ -279,7 +295,8 @@ def check_component(
     ``atgen list-plugins``); not abstract; ``Config`` a ``PluginConfig`` with ``extra='forbid'``, every
     field described, a JSON schema that builds; the default config (or ``config``) validates, or fails
     with errors naming the fields; ``cls(config)`` works; strategies return ``Requirements`` and
-    metrics a mapping of ``MetricKey``; importing the class's module (in a fresh interpreter) does not
+    metrics a mapping of ``MetricKey``; ``preflight`` returns ``Problem`` entries (with an empty
+    environment and the default model section); importing the class's module (in a fresh interpreter) does not
     import torch or other heavy libraries. Raises ``AssertionError`` listing every problem found.
     """
     where = f"{cls.__module__}:{cls.__qualname__}" if isinstance(cls, type) else repr(cls)
@@ -322,6 +339,9 @@ def check_component(
                     problems.append(f"keys() returned {keys!r}; expected a non-empty mapping of MetricKey")
             except Exception as exc:
                 problems.append(f"keys() raised {type(exc).__name__}: {exc}")
+
+    if instance is not None:
+        problems.extend(_preflight_problems(instance))
 
     if check_imports and cls.__module__ not in ("__main__", "builtins"):
         try:

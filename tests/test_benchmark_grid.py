@@ -14,6 +14,7 @@ from typing import Any
 import atgen_test_components as fakes
 import pytest
 
+from atgen_core.annotation import RunAnnotationStore
 from atgen_core.bench import runner
 from atgen_core.bench.calibrate import Calibration, cell_seconds
 from atgen_core.bench.grid import BenchmarkError, label_schedule
@@ -119,9 +120,12 @@ def test_a_strategy_specific_problem_names_its_entry(tmp_path: Path, registry: A
 # -- 2. dry run -----------------------------------------------------------------------------------------
 
 
+# The spec model requires these (specs that leave them out get the declared defaults before validation).
+PLAIN_COMPONENTS = {"annotator": "a", "trainer": "t", "metrics": ["m"]}
+
+
 def test_label_schedule_reads_the_loop_generically() -> None:
-    plain = ExperimentSpec.model_validate({"name": "x", "data": {}, "strategy": "s", "annotator": "a", "trainer": "t",
-                                           "metrics": ["m"],
+    plain = ExperimentSpec.model_validate({"name": "x", "data": {}, "strategy": "s", **PLAIN_COMPONENTS,
                                            "loop": {"initial_size": 4, "query_size": 8, "iterations": 3}}).loop
     assert label_schedule(plain) == [4, 12, 20, 28]
     assert label_schedule(plain, pool_size=15) == [4, 12, 15]
@@ -134,9 +138,7 @@ def test_label_schedule_reads_the_loop_generically() -> None:
 def test_cell_estimate_follows_the_documented_formula() -> None:
     cal = Calibration(load=2.0, train_fixed=0.5, per_train_example=1.0, per_prompt=0.1, per_metric_example=0.0,
                       per_embedded_text=0.0, pool_size=100, test_size=10, train_examples=4, prompts=4)
-    spec = ExperimentSpec.model_validate(
-        {"name": "x", "data": {}, "strategy": "s", "annotator": "a", "trainer": "t", "metrics": ["m"]}
-    )
+    spec = ExperimentSpec.model_validate({"name": "x", "data": {}, "strategy": "s", **PLAIN_COMPONENTS})
     needs_outputs = Requirements(generations=True)
     # base: 2 + 10 x 0.1; round 0: 0.5 + 4 + 1; round 1: 0.5 + 8 + 1 + 96 x 0.1; round 2: 0.5 + 12 + 1 + 92 x 0.1
     full = cell_seconds(cal, spec, needs_outputs, [4, 8, 12], rounds_done=0, base_done=False, round0_shared=False)
@@ -276,10 +278,8 @@ def round0(run_dir: Path) -> dict[str, Any]:
             "metrics": [(r, n, v) for r, n, v in store.metrics() if r <= 0],
             "generations": store.generations(0),
             "train": store.step_done(0, "train"),
-            "attempts": {
-                row[0]: {"cost": row[1], "meta": json.loads(row[2]) if row[2] else {}}
-                for row in store._execute("SELECT id, cost, meta FROM attempts WHERE round = 0")
-            },
+            "attempts": {i: {"cost": a.cost, "meta": dict(a.meta)}
+                         for i, a in RunAnnotationStore(store).answers(0).items()},
             "spent": store.spent(),
         }
     finally:
@@ -301,7 +301,7 @@ def test_round_zero_is_computed_once_per_seed_and_imported_by_the_other_strategi
     assert all(a["cost"] == 0.0 and a["meta"]["imported_from"] == str(root / "random" / "seed-1")
                and a["meta"]["source_cost"] == 0.5 for a in second["attempts"].values())
     assert first["spent"] == (12, 6.0) and second["spent"] == (12, 4.0)
-    adapter = Path(second["train"]["adapter"])
+    adapter = root / "first" / "seed-1" / second["train"]["adapter"]  # stored relative to the run directory
     assert adapter == root / "first" / "seed-1" / "adapters" / "round-0" and (adapter / "known.json").is_file()
     assert (root / "first" / "seed-1" / "generations" / "round-0.jsonl").is_file()
 
@@ -341,7 +341,7 @@ def test_an_adapter_saved_in_a_subfolder_is_copied_with_its_layout_and_loads(
                                              {"name": "test-random", "label": "b", "config": {"crash_round": 9}}])
     root = run_benchmark(path, registry=registry, progress=False)
     imported = round0(root / "b" / "seed-1")
-    assert imported["train"]["adapter"] == str(root / "b" / "seed-1" / "adapters" / "round-0" / "adapter")
+    assert imported["train"]["adapter"] == "adapters/round-0/adapter"  # relative to the run directory
     assert (root / "b" / "seed-1" / "adapters" / "round-0" / "adapter" / "known.json").is_file()
     # Round 1 scored its candidates with the model loaded from the imported adapter, and the run finished.
     store = RunStore(root / "b" / "seed-1", create=False)

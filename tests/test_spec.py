@@ -32,7 +32,7 @@ def good_spec() -> dict[str, Any]:
         "annotator": {"name": "counting-oracle", "config": {"price": 0.1}},
         "trainer": "fake-trainer",
         "metrics": ["accuracy"],
-        "loop": {"stop_when": {"accuracy": 0.9}},
+        "loop": {"initial_size": 4, "query_size": 4, "stop_when": {"accuracy": 0.9}},
     }
 
 
@@ -100,7 +100,7 @@ def test_schema_has_a_discriminated_union_per_kind(registry) -> None:  # type: i
 
 def test_validate_cli_reports_all_problems_and_exits_2(tmp_path: Path) -> None:
     raw = good_spec()
-    raw["loop"] = {"query_size": 0}
+    raw["loop"] = {"query_size": 0, "initial_size": 4}
     raw["annotator"] = {"name": "counting-oracle", "config": {"prize": 0.1}}
     raw["strategy"] = "test-randm"
     path = tmp_path / "spec.json"

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from atgen_core.rundir import relative_to_run, stored_adapter_path
 from atgen_core.spec import ExperimentSpec
 from atgen_core.types import AnnotationResult
 
@@ -139,7 +140,7 @@ class SharedRound:
         if train is None or not rows or store.step_done(0, "evaluate") is None:
             return
 
-        adapter = Path(train["adapter"]) if train.get("adapter") else None
+        adapter = stored_adapter_path(experiment.run_dir, train.get("adapter"))  # stored relative to the run
         round_dir = experiment.run_dir / "adapters" / "round-0"
         # Keep the trainer's layout (e.g. round-0/adapter/) when the adapter lies in the round's folder.
         copied = round_dir if adapter is not None and adapter.is_relative_to(round_dir) else adapter
@@ -224,7 +225,7 @@ class SharedRound:
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(self.folder / "round-0" / "adapter", target)
-            adapter = str(target / payload["adapter_rel"])
+            adapter = relative_to_run(experiment.run_dir, target / payload["adapter_rel"])
         experiment.store.mark_step(0, "train", 0.0, {**info, "adapter": adapter, "imported_from": source,
                                                      "source_seconds": seconds})
 

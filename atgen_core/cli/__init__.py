@@ -9,11 +9,17 @@ message and exit 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
+import threading
+import traceback
 from collections.abc import Sequence
 
 from atgen_core import __version__
+from atgen_core.errors import AtgenError
 from atgen_core.registry import PluginFailure, Registry
 
 COMMAND_MODULES = (
@@ -45,6 +51,15 @@ def build_parser(registry: Registry | None = None) -> tuple[argparse.ArgumentPar
     return parser, failures
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that a stopped run closes its components, store and lock
+    (a human annotator's page stops and its ``annotate.url`` is removed) like after Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
     """Entry point of the ``atgen`` console script."""
     parser, failures = build_parser(registry)
@@ -56,12 +71,39 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = int(args.func(args) or 0)
+    except Terminated:
+        # Like Ctrl-C (exit 130), as the human annotator's server also treats SIGTERM.
+        print("interrupted (SIGTERM); the run directory keeps everything done so far (resume with "
+              "`atgen resume`)", file=sys.stderr)
+        code = 130
     except KeyboardInterrupt:
         print("interrupted; the run directory keeps everything done so far (resume with `atgen resume`)",
               file=sys.stderr)
         code = 130
+    except AtgenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (``atgen ... | head``): stop quietly, like other command-line tools.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        code = 141
+    except Exception:
+        traceback.print_exc()
+        print(
+            f"\nThis is a bug in atgen or in a plugin, not a mistake in your spec (atgen-core {__version__}). "
+            "Please report it with the traceback above.",
+            file=sys.stderr,
+        )
+        code = 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return code
 
 

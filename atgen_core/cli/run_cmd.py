@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -35,7 +36,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _console_logging(quiet: bool) -> None:
     logger = logging.getLogger("atgen")
-    if quiet or any(getattr(h, "_atgen_console", False) for h in logger.handlers):
+    if quiet:
+        # Warnings still reach the console; the step log goes only to the run's run.log. Without turning
+        # propagation off, a library that configured the root logger would print every step anyway.
+        logger.propagate = False
+        if not any(getattr(h, "_atgen_console", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setLevel(logging.WARNING)
+            handler.setFormatter(logging.Formatter("[atgen] %(levelname)s: %(message)s"))
+            handler._atgen_console = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+        return
+    if any(getattr(h, "_atgen_console", False) for h in logger.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[atgen] %(message)s"))
@@ -59,6 +71,8 @@ def _execute(make, quiet: bool) -> int:  # type: ignore[no-untyped-def]
             summary = experiment.run()
         except AtgenError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            with contextlib.suppress(AtgenError):  # `atgen status` shows why the run stopped
+                experiment.store.set_meta("status", f"stopped: {str(exc).splitlines()[0][:300]}")
             return exc.exit_code
     print(summary.table())
     print(f"stopped: {summary.stop_reason}; labels: {summary.labels}; spent: {summary.money:.4f}")
@@ -103,42 +117,46 @@ def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _status(args: argparse.Namespace) -> int:
-    import json
+    from atgen_core.store import RunStore, lock_holder
 
-    from atgen_core.errors import StoreError
-    from atgen_core.store import RunStore
-
+    store = RunStore(args.run_dir, read_only=True)
     try:
-        store = RunStore(args.run_dir, create=False)
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        spec_text = store.get_meta("spec")
-        spec = json.loads(spec_text) if spec_text else {}
-        n_labels, money = store.spent()
-        budget = spec.get("loop", {}).get("budget", {})
-        rounds = 0
-        while store.selection(rounds) is not None:
-            rounds += 1
-        print(f"run: {spec.get('name', '?')} ({args.run_dir})")
-        print(f"status: {store.get_meta('status') or 'not started'}")
-        print(f"rounds selected: {rounds} of {spec.get('loop', {}).get('iterations', 0) + 1}")
-        label_budget = budget.get("labels")
-        money_budget = budget.get("money")
-        left = f", {label_budget - n_labels} left" if label_budget else ""
-        print(f"labels: {n_labels}{left}")
-        currency = budget.get("currency", "")
-        money_left = f", {money_budget - money:.4f} left" if money_budget else ""
-        print(f"spent: {money:.4f} {currency}{money_left}")
-        failed = [a for a in store.attempts() if a["status"] != "ok"]
-        if failed:
-            print(f"not labelled: {len(failed)} item(s) failed, skipped or rejected")
-        metrics = store.metrics()
-        if metrics:
-            r, n, values = metrics[-1]
-            shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
-            print(f"last metrics (round {'base' if r < 0 else r}, {n} labels): {shown}")
+        _print_status(store, args.run_dir, lock_holder(args.run_dir))
     finally:
         store.close()
     return 0
+
+
+def _print_status(store, run_dir: Path, holder: int | None) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    spec_text = store.get_meta("spec")
+    spec = json.loads(spec_text) if spec_text else {}
+    n_labels, money = store.spent()
+    budget = spec.get("loop", {}).get("budget", {})
+    rounds = 0
+    while store.selection(rounds) is not None:
+        rounds += 1
+    status = store.get_meta("status") or "not started"
+    if holder is not None:
+        status = f"running (process {holder})" if holder > 0 else "running"
+    elif status == "running":
+        status = "stopped: the process that ran it is gone (continue with `atgen resume`)"
+    print(f"run: {spec.get('name', '?')} ({run_dir})")
+    print(f"status: {status}")
+    print(f"rounds selected: {rounds} of {spec.get('loop', {}).get('iterations', 0) + 1}")
+    label_budget = budget.get("labels")
+    money_budget = budget.get("money")
+    left = f", {label_budget - n_labels} left" if label_budget else ""
+    print(f"labels: {n_labels}{left}")
+    currency = budget.get("currency", "")
+    money_left = f", {money_budget - money:.4f} left" if money_budget else ""
+    print(f"spent: {money:.4f} {currency}{money_left}")
+    failed = [a for a in store.attempts() if a["status"] != "ok"]
+    if failed:
+        print(f"not labelled: {len(failed)} item(s) failed, skipped or rejected")
+    metrics = store.metrics()
+    if metrics:
+        r, n, values = metrics[-1]
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
+        print(f"last metrics (round {'base' if r < 0 else r}, {n} labels): {shown}")

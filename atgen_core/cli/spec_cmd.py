@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``validate`` and ``schema`` sub-commands."""
     validate = sub.add_parser("validate", help="check a spec without running it (all problems at once)")
     validate.add_argument("spec", type=Path, help="experiment or benchmark spec (JSON)")
+    validate.add_argument("-o", "--output-dir", type=Path, help="check this run directory instead of output_dir")
     validate.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
                           help="also load this module as a plugin (repeatable)")
     validate.set_defaults(func=_validate)
@@ -39,7 +40,8 @@ def load_registry_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from atgen_core.spec import load_spec_file, resolve_spec
+    from atgen_core.preflight import check_spec
+    from atgen_core.spec import load_spec_file, raw_run_dir
 
     registry = load_registry_for(args)
     try:
@@ -49,9 +51,19 @@ def _validate(args: argparse.Namespace) -> int:
 
             print(describe_benchmark(validate_benchmark(args.spec, registry)))
             return 0
-        resolved = resolve_spec(raw, registry, source=str(args.spec), base_dir=args.spec.resolve().parent)
+        checked = check_spec(raw, registry, source=str(args.spec), base_dir=args.spec.resolve().parent,
+                             run_dir=args.output_dir or raw_run_dir(raw))
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
+        return 2
+    resolved = checked.resolved
+    from atgen_core.errors import StoreError
+    from atgen_core.rundir import canonical_spec, refuse_other_spec
+
+    try:
+        refuse_other_spec(args.output_dir or resolved.spec.run_dir(), canonical_spec(resolved.spec))
+    except StoreError as exc:
+        print(f"1 problem in {args.spec}:\n  output_dir: {exc}", file=sys.stderr)
         return 2
     spec = resolved.spec
     print(
@@ -59,6 +71,8 @@ def _validate(args: argparse.Namespace) -> int:
         f"trainer={resolved.trainer.name}, metrics={','.join(m.name for m in resolved.metrics)}, "
         f"run dir={spec.run_dir()}"
     )
+    if checked.data is not None:
+        print(f"data: {len(checked.data.pool)} pool examples, {len(checked.data.test)} test examples")
     return 0
 
 

@@ -102,7 +102,8 @@ def test_every_strategy_runs_the_real_loop(strategy: str, registry, model_dir: P
         assert rounds == [BASE_ROUND, 0, 1]
         assert {"rouge1", "rougeL", "sacrebleu", "exact_match"} <= set(store.metrics()[-1][2])
         adapter = store.step_done(1, "train")
-        assert adapter is not None and Path(adapter["adapter"]).exists()
+        assert adapter is not None and (experiment.run_dir / adapter["adapter"]).exists()
+        assert not Path(adapter["adapter"]).is_absolute()  # relative: the run directory can be moved
         assert summary.labels == 8
         check_picks_follow_the_signal(strategy, registry, select, contexts[1], second)
 

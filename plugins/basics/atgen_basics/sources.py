@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from atgen_core import DataContext, DataSource, PluginConfig
+from atgen_core import DataContext, DataSource, PluginConfig, PreflightContext, Problem
 from atgen_core.errors import DataError
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -65,7 +65,10 @@ def read_table(path: Path) -> list[Mapping[str, Any]]:
     if suffix == ".jsonl":
         return list(_read_jsonl(path))
     if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
         if isinstance(data, dict) and "data" in data:
             data = data["data"]
         if not isinstance(data, list):
@@ -109,10 +112,37 @@ class FilesSource(DataSource[FilesConfig]):
     def splits(self, ctx: DataContext) -> Sequence[str]:
         return list(self._paths())
 
+    def preflight(self, ctx: PreflightContext) -> list[Problem]:
+        """Every split's file: its ``${VAR}``s set, the file present and not empty (all reported at once)."""
+        problems: list[Problem] = []
+        for split, raw in self._paths().items():
+            field = ctx.field(split if split in ("train", "test") else f"extra_splits.{split}")
+            unset = [m.group(1) or m.group(2) for m in _VAR.finditer(raw)
+                     if (m.group(1) or m.group(2)) not in ctx.environ]
+            if unset:
+                problems.append(Problem(field, f"environment variable {unset[0]} is not set (in {raw!r})",
+                                        hint=f"export {unset[0]}, or write the path out"))
+                continue
+            path = Path(_VAR.sub(lambda m: ctx.environ[m.group(1) or m.group(2)], raw)).expanduser()
+            if not path.is_absolute() and ctx.base_dir is not None:
+                path = ctx.base_dir / path
+            if not path.exists():
+                problems.append(Problem(field, f"{path} does not exist",
+                                        hint="relative paths are resolved against the spec file's folder"))
+            elif path.is_file() and path.stat().st_size == 0:
+                problems.append(Problem(field, f"{path} is empty"))
+        return problems
+
     def load(self, split: str, ctx: DataContext) -> Iterable[Mapping[str, Any]]:
         paths = self._paths()
         field = split if split in ("train", "test") else f"extra_splits.{split}"
-        return read_table(resolve_path(paths[split], ctx, field))
+        path = resolve_path(paths[split], ctx, field)
+        try:
+            return read_table(path)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"data.source.config.{field}: {path} is not UTF-8 text (byte {exc.start})") from None
+        except (csv.Error, OSError) as exc:
+            raise DataError(f"data.source.config.{field}: cannot read {path}: {exc}") from None
 
 
 class HubConfig(PluginConfig):

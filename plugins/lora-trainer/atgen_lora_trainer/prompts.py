@@ -26,7 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["EncodedPair", "PromptFormat"]
+from atgen_core.errors import AtgenError
+
+__all__ = ["EncodedPair", "PromptFormat", "PromptSettingsError"]
+
+
+class PromptSettingsError(AtgenError, ValueError):
+    """The prompt settings do not fit the model (a user mistake: exit 2, no traceback)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ class PromptFormat:
     ) -> None:
         has_template = bool(getattr(tokenizer, "chat_template", None))
         if mode == "chat" and not has_template:
-            raise ValueError(
+            raise PromptSettingsError(
                 "prompt_format: 'chat' was requested but the tokenizer has no chat template; "
                 "use prompt_format: plain (or auto)"
             )
@@ -72,7 +78,7 @@ class PromptFormat:
             raise ValueError("the plain prompt format needs an EOS token, and the tokenizer has none")
         overhead = len(self._encode_rendered(self.render(""))) if self.use_chat else 0
         if overhead >= max_input_tokens:
-            raise ValueError(
+            raise PromptSettingsError(
                 f"max_input_tokens = {max_input_tokens} leaves no room for the prompt: the chat template "
                 f"alone takes {overhead} tokens; raise max_input_tokens"
             )
@@ -124,7 +130,7 @@ class PromptFormat:
             excess += len(ids) - limit
         if self.encoder_decoder or not self.use_chat:
             return ids[-limit:]
-        raise ValueError(f"could not fit a prompt into max_input_tokens = {limit}; raise max_input_tokens")
+        raise PromptSettingsError(f"could not fit a prompt into max_input_tokens = {limit}; raise max_input_tokens")
 
     def prompt_ids(self, prompts: Sequence[str]) -> list[list[int]]:
         """Token ids of each rendered prompt (what generation and scoring feed the model)."""

@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from atgen_core import ModelContext, ModelSpec, TrainContext, Trainer, TrainResult
+from atgen_core import ModelContext, ModelSpec, PreflightContext, Problem, TrainContext, Trainer, TrainResult
 from atgen_lora_trainer.config import LoraTrainerConfig
 from atgen_lora_trainer.handle import TorchModelHandle
-from atgen_lora_trainer.loading import LoadedModel, load_base_model, resolve_device
+from atgen_lora_trainer.loading import LoadedModel, ModelUnavailableError, load_base_model, resolve_device
+from atgen_lora_trainer.preflight import model_problems
 from atgen_lora_trainer.prompts import PromptFormat
 from atgen_lora_trainer.training import LoopSettings, run_training
 
@@ -48,6 +49,11 @@ class LoraTrainer(Trainer[LoraTrainerConfig]):
     default: ClassVar[bool] = True
     """The default of its kind: specs that leave it out get this component."""
     Config = LoraTrainerConfig
+
+    def preflight(self, ctx: PreflightContext) -> list[Problem]:
+        """The model path (or GGUF file) must exist, or be a well-formed hub id; no model is loaded."""
+        return model_problems(ctx.model, ctx.environ)
+
     # -- helpers -----------------------------------------------------------------------------------
 
     def _max_input_tokens(self, spec: ModelSpec) -> int:
@@ -68,8 +74,8 @@ class LoraTrainer(Trainer[LoraTrainerConfig]):
         import torch
 
         if not torch.cuda.is_available():
-            raise RuntimeError(
-                "method: 'qlora' needs a CUDA GPU (4-bit bitsandbytes kernels); none is available here. "
+            raise ModelUnavailableError(
+                "trainer.config.method: 'qlora' needs a CUDA GPU (4-bit bitsandbytes kernels); none is available here. "
                 "Use method: lora on the CPU"
             )
         from transformers import BitsAndBytesConfig

@@ -29,12 +29,16 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
+from atgen_core import PreflightContext, Problem
+from atgen_core.errors import AtgenError
+
 if TYPE_CHECKING:
     import httpx2
 
     from atgen_openai_annotator.config import ClientConfig
 
-__all__ = ["ChatClient", "ChatOutcome", "ChatRequest", "ChatResponse", "MissingAPIKeyError", "read_api_key"]
+__all__ = ["ChatClient", "ChatOutcome", "ChatRequest", "ChatResponse", "MissingAPIKeyError", "api_key_problems",
+           "read_api_key"]
 
 FATAL_STATUS = frozenset({401, 403, 404})
 CACHE_VERSION = "atgen-openai-chat/1"
@@ -43,8 +47,18 @@ _NO_KEY = "no-key"
 _BODY_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 
 
-class MissingAPIKeyError(RuntimeError):
+class MissingAPIKeyError(AtgenError, RuntimeError):
     """The environment variable named by ``api_key_env`` is not set."""
+
+
+def api_key_problems(env_name: str | None, ctx: PreflightContext) -> list[Problem]:
+    """The problem of an unset key variable, found before a run starts (the value is never shown)."""
+    if env_name is None or ctx.environ.get(env_name, "").strip():
+        return []
+    return [Problem(
+        ctx.field("api_key_env"), f"environment variable {env_name} is not set",
+        hint=f"export the API key as {env_name}, or set api_key_env to null for an endpoint without keys",
+    )]
 
 
 def read_api_key(env_name: str | None, environ: Mapping[str, str] | None = None) -> str | None:

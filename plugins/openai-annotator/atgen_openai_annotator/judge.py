@@ -7,9 +7,9 @@ import time
 from collections.abc import Mapping
 from typing import ClassVar
 
-from atgen_core import Metric, MetricContext, MetricKey, MetricResult
+from atgen_core import Metric, MetricContext, MetricKey, MetricResult, PreflightContext, Problem
 from atgen_core.templates import PromptTemplate
-from atgen_openai_annotator.client import ChatRequest, read_api_key
+from atgen_openai_annotator.client import ChatRequest, api_key_problems, read_api_key
 from atgen_openai_annotator.config import JudgeConfig
 from atgen_openai_annotator.postprocess import strip_reasoning
 from atgen_openai_annotator.runner import RequestRunner
@@ -59,6 +59,10 @@ class LLMJudge(Metric[JudgeConfig]):
 
     name: ClassVar[str] = "llm-judge"
     Config = JudgeConfig
+
+    def preflight(self, ctx: PreflightContext) -> list[Problem]:
+        """The key variable must be set before the run starts (not found after the first selection)."""
+        return api_key_problems(self.config.api_key_env, ctx)
 
     def keys(self) -> Mapping[str, MetricKey]:
         key = self.config.key

@@ -1,0 +1,55 @@
+"""Model checks before a run (no model load) and the clean-up of conversions killed half-way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from atgen_lora_trainer import loading
+from atgen_lora_trainer.preflight import model_problems
+from atgen_lora_trainer.trainer import LoraTrainer
+
+from atgen_core import ModelSpec, PreflightContext
+
+
+def paths(spec: ModelSpec, env: dict[str, str] | None = None) -> dict[str, str]:
+    return {p.path: p.message for p in model_problems(spec, env or {})}
+
+
+def test_missing_local_models_and_bad_hub_ids_are_problems(tmp_path: Path) -> None:
+    assert "does not exist" in paths(ModelSpec(path=str(tmp_path / "m.gguf")))["model.path"]
+    assert "neither a model directory" in paths(ModelSpec(path=str(tmp_path / "nothing")))["model.path"]
+    (tmp_path / "folder").mkdir()
+    assert "no config.json" in paths(ModelSpec(path=str(tmp_path / "folder")))["model.path"]
+    missing_file = ModelSpec(path=str(tmp_path / "folder"), gguf_file="x.gguf")
+    assert "is not a file" in paths(missing_file)["model.gguf_file"]
+    for bad in ("owner//name", "owner/na me", "a/b/c", "-lead/name", "x" * 97):
+        assert "well-formed hub id" in paths(ModelSpec(path=bad))["model.path"], bad
+    for good in ("HuggingFaceTB/SmolLM2-135M-Instruct", "gpt2", "google/flan-t5-small"):
+        assert paths(ModelSpec(path=good)) == {}, good
+
+
+def test_offline_hub_models_must_be_in_the_cache(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    found = paths(ModelSpec(path="someone/not-downloaded"), {"HF_HUB_OFFLINE": "1"})
+    assert "not in the local cache" in found["model.path"]
+
+
+def test_the_trainer_preflight_reports_under_the_model_section(tmp_path: Path) -> None:
+    ctx = PreflightContext(path="trainer", model=ModelSpec(path=str(tmp_path / "gone.gguf")), environ={})
+    problems = LoraTrainer().preflight(ctx)
+    assert [p.path for p in problems] == ["model.path"]
+
+
+def test_conversion_folders_of_dead_processes_are_removed_at_once(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(done.stdout)
+    dead = tmp_path / f".tmp-{dead_pid}-abc"
+    live = tmp_path / f".tmp-{os.getppid()}-def"
+    mine = tmp_path / f".tmp-{os.getpid()}-ghi"
+    for folder in (dead, live, mine):
+        folder.mkdir()
+    loading._remove_stale_tmp(tmp_path)
+    assert not dead.exists() and live.exists() and mine.exists()
