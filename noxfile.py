@@ -79,11 +79,38 @@ def run_pytest(session: nox.Session, paths: list[Path], *extra: str) -> None:
     session.run("python", "-c", PYTEST_FAIL_ON_EMPTY, *(_rel(p) for p in with_tests), *extra, *session.posargs)
 
 
+def with_local_dependencies(names: list[str]) -> list[str]:
+    """``names`` plus the in-repo plugins they depend on (e.g. hads needs nlg-metrics), which no index has."""
+    import re
+
+    import tomllib
+
+    folder_of = {}
+    requires = {}
+    for name in plugin_names():
+        project = tomllib.loads((PLUGINS_DIR / name / "pyproject.toml").read_text())["project"]
+        folder_of[project["name"]] = name
+        requires[name] = [re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0] for dep in project.get("dependencies", [])]
+    out: list[str] = []
+    todo = list(names)
+    while todo:
+        name = todo.pop(0)
+        if name not in out:
+            out.append(name)
+            todo += [folder_of[d] for d in requires.get(name, []) if d in folder_of]
+    return out
+
+
 def install_plugins_editable(session: nox.Session, names: list[str], *, extras: str = "[test]") -> None:
-    """torch first (pinned CPU build), then the core and the plugins in one resolver run, then the model."""
+    """torch first (pinned CPU build), then the core and the plugins in one resolver run, then the model.
+
+    pip is upgraded first: pip 23's resolver cannot satisfy one editable plugin's requirement on another
+    editable plugin given with extras in the same call (hads[test] -> atgen-nlg-metrics).
+    """
+    session.install("-U", "pip")
     session.install(TORCH)
     args = ["-e", ".[test,plot]"]
-    for name in names:
+    for name in with_local_dependencies(names):
         args += ["-e", f"plugins/{name}{extras}"]
     session.install(*args)
     session.install("--no-deps", SMOLLM)

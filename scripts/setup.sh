@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python3 -m venv .venv
+# A current pip: pip 23's resolver fails on editable plugins that require each other (hads -> nlg-metrics).
+.venv/bin/pip install -q -U pip
 # torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/pip install -q "torch==2.13.0"
 plugins=()
