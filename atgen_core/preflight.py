@@ -167,15 +167,17 @@ def check_spec(
     load_data: bool = True,
     cache_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    environment: bool = True,
 ) -> CheckedSpec:
     """Check a raw spec as far as possible without a model; raise one ``SpecError`` with every problem.
 
     ``run_dir`` (when given) must be usable; ``load_data`` reads the data (skipped for a run that already
-    stores its examples).
+    stores its examples). ``environment=False`` checks the spec alone: no component pre-flight (files,
+    environment variables, model paths), no data and no run directory.
     """
     analysis = analyse_spec(raw, registry)
     issues = list(analysis.issues)
-    spec = analysis.spec
+    spec = analysis.spec if environment else None
     data: LoadedData | None = None
     if spec is not None:
         env = dict(os.environ) if environ is None else environ

@@ -3,7 +3,7 @@
 One run cannot say whether its strategy beats random: the difference between two single runs is mostly
 seed noise. What can be known comes from a *reference*: a JSON file holding, for the same task and
 spec, the metric of several seeds of ``random`` and of other strategies at each label count (written by
-:func:`write_reference` from a benchmark directory, e.g. ``examples/quickstart-reference.json``). A run
+:func:`write_reference` from a benchmark directory, e.g. ``docs/reference/quickstart/reference.json``). A run
 whose spec names one (``"reference": "file.json"``) ends with a sentence built from those numbers: the
 paired difference of the run's strategy against random at the run's final label count over the
 reference seeds, its 95% t-interval, and whether that interval excludes zero. Without a reference the

@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     validate = sub.add_parser("validate", help="check a spec without running it (all problems at once)")
     validate.add_argument("spec", type=Path, help="experiment or benchmark spec (JSON)")
     validate.add_argument("-o", "--output-dir", type=Path, help="check this run directory instead of output_dir")
+    validate.add_argument("--spec-only", action="store_true",
+                          help="check the spec alone: not the data files, environment variables, model paths "
+                          "or the run directory (e.g. on a machine without the data)")
     validate.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
                           help="also load this module as a plugin (repeatable)")
     validate.set_defaults(func=_validate)
@@ -52,11 +55,15 @@ def _validate(args: argparse.Namespace) -> int:
             print(describe_benchmark(validate_benchmark(args.spec, registry)))
             return 0
         checked = check_spec(raw, registry, source=str(args.spec), base_dir=args.spec.resolve().parent,
-                             run_dir=args.output_dir or raw_run_dir(raw))
+                             run_dir=None if args.spec_only else args.output_dir or raw_run_dir(raw),
+                             environment=not args.spec_only)
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
     resolved = checked.resolved
+    if args.spec_only:
+        print(f"{args.spec}: the spec is valid (data, environment and run directory not checked: --spec-only)")
+        return 0
     from atgen_core.errors import StoreError
     from atgen_core.rundir import canonical_spec, refuse_other_spec
 
