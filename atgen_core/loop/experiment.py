@@ -8,14 +8,12 @@ each step.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atgen_core.data import LoadedData
-from atgen_core.errors import SpecError, StoreError
 from atgen_core.loop import setup
 from atgen_core.loop.annotate import AnnotationRoom
 from atgen_core.loop.driver import RoundDriver
@@ -29,11 +27,9 @@ from atgen_core.loop.selection import Selector
 from atgen_core.loop.signals import SignalRoom
 from atgen_core.loop.summary import RunSummary, summarise
 from atgen_core.loop.training import TrainingRoom
-from atgen_core.preflight import check_spec
 from atgen_core.progress import make_progress
-from atgen_core.rundir import canonical_spec, refuse_other_spec
-from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, raw_run_dir
-from atgen_core.store import RunLock, RunStore, release_unstarted, run_has_progress
+from atgen_core.spec import ExperimentSpec, ResolvedSpec
+from atgen_core.store import RunLock, RunStore, release_unstarted
 from atgen_core.tracking import RunTracking
 from atgen_core.types import AnnotationResult, Example, LabelledView
 
@@ -119,67 +115,14 @@ class Experiment:
         ``cache_dir`` holds what may be shared between runs (input embeddings); converted models live in
         the user's model cache.
         """
-        from atgen_core.plugins import get_registry
-
-        registry = registry if registry is not None else get_registry()
-        base_dir: Path | None = None
-        source: str | None = None
-        if isinstance(spec, (str, Path)):
-            source = str(spec)
-            base_dir = Path(spec).resolve().parent
-            raw: Mapping[str, Any] = load_spec_file(spec)
-        elif isinstance(spec, ExperimentSpec):
-            raw = spec.model_dump(mode="json", by_alias=True, exclude={"schema_"})
-        else:
-            raw = spec
-        target = run_dir if run_dir is not None else raw_run_dir(raw, Path.cwd())
-        checked = check_spec(
-            raw,
-            registry,
-            source=source,
-            base_dir=base_dir,
-            run_dir=target,
-            load_data=target is None or not run_has_progress(target),
-            cache_dir=cache_dir,
-        )
-        resolved = checked.resolved
-        target = target if target is not None else resolved.spec.run_dir(Path.cwd())
-        refuse_other_spec(target, canonical_spec(resolved.spec))
-        return cls(resolved, target, progress=progress, cache_dir=cache_dir, data=checked.data)
+        checked, target = setup.check_new(spec, registry, run_dir, cache_dir)
+        return cls(checked.resolved, target, progress=progress, cache_dir=cache_dir, data=checked.data)
 
     @classmethod
     def resume(cls, run_dir: Path, *, registry: Registry | None = None, progress: bool | None = None) -> Experiment:
         """Reopen a stored run with the spec it was started with."""
-        from atgen_core.plugins import get_registry
-
-        run_dir = Path(run_dir)
-        store = RunStore(run_dir, read_only=True)
-        try:
-            raw = store.get_meta("spec")
-            base = store.get_meta("base_dir")
-            started = store.has_progress()
-        finally:
-            store.close()
-        if raw is None:
-            raise StoreError(f"{run_dir} holds no spec; it was never started (run it with `atgen run SPEC`)")
-        registry = registry if registry is not None else get_registry()
-        try:
-            checked = check_spec(
-                json.loads(raw),
-                registry,
-                source=str(run_dir / "atgen.sqlite"),
-                base_dir=Path(base) if base else None,
-                run_dir=run_dir,
-                load_data=not started,
-            )
-        except SpecError as exc:
-            if started:
-                raise
-            raise StoreError(
-                f"{exc}\nThis run never got past its set-up, so there is nothing to resume: fix the spec and "
-                f"start it with `atgen run SPEC.json` (it takes {run_dir} over)"
-            ) from None
-        return cls(checked.resolved, run_dir, progress=progress, data=checked.data)
+        checked = setup.check_stored(Path(run_dir), registry)
+        return cls(checked.resolved, Path(run_dir), progress=progress, data=checked.data)
 
     def close(self) -> None:
         """Release components, the store and the run lock."""

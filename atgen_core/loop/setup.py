@@ -1,22 +1,91 @@
-"""Spec -> data: the run's log file, the spec stored (or checked against the stored one), the examples."""
+"""Spec -> data: the spec checked (new or stored), the run's log file, the spec stored, the examples."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from atgen_core.components import DataContext, DataSource
 from atgen_core.data import LoadedData, load_data
-from atgen_core.rundir import canonical_spec, other_spec_error, spec_changes
-from atgen_core.spec import ResolvedSpec
-from atgen_core.store import RunStore
+from atgen_core.errors import SpecError, StoreError
+from atgen_core.preflight import CheckedSpec, check_spec
+from atgen_core.rundir import canonical_spec, other_spec_error, refuse_other_spec, spec_changes
+from atgen_core.spec import ExperimentSpec, ResolvedSpec, load_spec_file, raw_run_dir
+from atgen_core.store import RunStore, run_has_progress
 from atgen_core.types import Example
 
-__all__ = ["attach_log", "check_or_store_spec", "detach_log", "load_examples"]
+if TYPE_CHECKING:
+    from atgen_core.registry import Registry
+
+__all__ = ["attach_log", "check_new", "check_or_store_spec", "check_stored", "detach_log", "load_examples"]
 
 log = logging.getLogger("atgen")
+
+
+def check_new(
+    spec: ExperimentSpec | Mapping[str, Any] | str | Path,
+    registry: Registry | None,
+    run_dir: Path | None,
+    cache_dir: Path | None,
+) -> tuple[CheckedSpec, Path]:
+    """The pre-flight of a spec object, dict or JSON file, and the run directory it goes to."""
+    from atgen_core.plugins import get_registry
+
+    registry = registry if registry is not None else get_registry()
+    base_dir: Path | None = None
+    source: str | None = None
+    if isinstance(spec, (str, Path)):
+        source = str(spec)
+        base_dir = Path(spec).resolve().parent
+        raw: Mapping[str, Any] = load_spec_file(spec)
+    elif isinstance(spec, ExperimentSpec):
+        raw = spec.model_dump(mode="json", by_alias=True, exclude={"schema_"})
+    else:
+        raw = spec
+    target = run_dir if run_dir is not None else raw_run_dir(raw, Path.cwd())
+    load = target is None or not run_has_progress(target)
+    checked = check_spec(
+        raw, registry, source=source, base_dir=base_dir, run_dir=target, load_data=load, cache_dir=cache_dir
+    )
+    target = target if target is not None else checked.resolved.spec.run_dir(Path.cwd())
+    refuse_other_spec(target, canonical_spec(checked.resolved.spec))
+    return checked, target
+
+
+def check_stored(run_dir: Path, registry: Registry | None) -> CheckedSpec:
+    """The pre-flight of the spec stored in ``run_dir`` (to resume it)."""
+    from atgen_core.plugins import get_registry
+
+    store = RunStore(run_dir, read_only=True)
+    try:
+        raw = store.get_meta("spec")
+        base = store.get_meta("base_dir")
+        started = store.has_progress()
+    finally:
+        store.close()
+    if raw is None:
+        raise StoreError(f"{run_dir} holds no spec; it was never started (run it with `atgen run SPEC`)")
+    registry = registry if registry is not None else get_registry()
+    try:
+        return check_spec(
+            json.loads(raw),
+            registry,
+            source=str(run_dir / "atgen.sqlite"),
+            base_dir=Path(base) if base else None,
+            run_dir=run_dir,
+            load_data=not started,
+        )
+    except SpecError as exc:
+        if started:
+            raise
+        raise StoreError(
+            f"{exc}\nThis run never got past its set-up, so there is nothing to resume: fix the spec and "
+            f"start it with `atgen run SPEC.json` (it takes {run_dir} over)"
+        ) from None
 
 
 def attach_log(run_dir: Path) -> logging.Handler:
