@@ -3,14 +3,14 @@
 - The access token (``secrets.token_urlsafe(32)``) is kept in a 0600 file in the run directory, so a
   restarted server accepts the same URL; deleting the file revokes every URL and session at once. It
   travels once, in the URL; the server answers with an HttpOnly, SameSite=Strict session cookie.
-- A session cookie is ``<random id>.<HMAC(key, id)>``, the key derived from the token: it survives
-  restarts, cannot be forged without the token and never contains it. Every form carries a CSRF token,
-  ``HMAC(key, "csrf" + session id)``. The Host header must name the bound address (DNS rebinding).
+- A session cookie is ``<random id>.<signature>`` (``itsdangerous``, HMAC with a key derived from the
+  token): it survives restarts, cannot be forged without the token and never contains it. Every form
+  carries a CSRF token, the session id's signature under another salt. The Host header must name the
+  bound address (DNS rebinding).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import ipaddress
@@ -18,7 +18,11 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["TOKEN_FILE", "URL_FILE", "Guard", "allowed_hosts", "is_loopback", "load_or_create_token", "write_private"]
+from itsdangerous import BadSignature, Signer
+
+from atgen_core.atomic import atomic_write
+
+__all__ = ["TOKEN_FILE", "URL_FILE", "Guard", "allowed_hosts", "is_loopback", "load_or_create_token"]
 
 TOKEN_FILE = "annotate-token"  # 0600 file in the run directory holding the run's access token
 URL_FILE = "annotate.url"  # 0600 file in the run directory holding the page's URL while a server runs
@@ -27,18 +31,6 @@ PUBLIC_WARNING = (
     "warning: the annotation page is served on {host}, reachable from other machines over plain HTTP; "
     "prefer host 127.0.0.1 behind a TLS proxy or an SSH tunnel"
 )
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, readable by the owner only (mode 0600)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_token(run_dir: Path) -> str | None:
@@ -59,7 +51,7 @@ def load_or_create_token(run_dir: Path) -> str:
         if token is not None:
             return token
     token = secrets.token_urlsafe(32)
-    write_private(path, token + "\n")
+    atomic_write(path, token + "\n", permissions=0o600)
     return token
 
 
@@ -73,6 +65,7 @@ class Guard:
         self._key = hashlib.sha256(b"atgen-human-annotator/v1\0" + self._token).digest()
         # per-run cookie name: two annotation servers on one machine do not overwrite each other's cookie
         self.cookie_name = "atgen_session_" + hashlib.sha256(self._key).hexdigest()[:10]
+        self._sessions, self._csrf = Signer(self._key, salt="session"), Signer(self._key, salt="csrf")
 
     @property
     def token(self) -> str:
@@ -82,27 +75,23 @@ class Guard:
         """Constant-time comparison of a presented token with the run's token."""
         return given is not None and hmac.compare_digest(given.encode(), self._token)
 
-    def _sign(self, purpose: bytes, value: str) -> str:
-        digest = hmac.new(self._key, purpose + b"\0" + value.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
     def new_session(self) -> str:
         """A fresh cookie value ``id.signature``."""
-        sid = secrets.token_urlsafe(18)
-        return f"{sid}.{self._sign(b'session', sid)}"
+        return self._sessions.sign(secrets.token_urlsafe(18)).decode()
 
     def session_id(self, cookie_value: str | None) -> str | None:
         """The session id of a valid cookie value, else ``None``."""
-        sid, _, signature = (cookie_value or "").partition(".")
-        expected = self._sign(b"session", sid).encode()
-        return sid if sid and "." not in signature and hmac.compare_digest(signature.encode(), expected) else None
+        try:
+            return self._sessions.unsign(cookie_value or "").decode() or None
+        except BadSignature:
+            return None
 
     def csrf_token(self, sid: str) -> str:
         """The CSRF token of a session (embedded in every form)."""
-        return self._sign(b"csrf", sid)
+        return self._csrf.get_signature(sid).decode()
 
     def csrf_ok(self, sid: str, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given.encode(), self.csrf_token(sid).encode())
+        return given is not None and self._csrf.verify_signature(sid, given)
 
 
 def allowed_hosts(bind_host: str, port: int) -> frozenset[str] | None:

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import uvicorn
 
+from atgen_core.atomic import atomic_write
 from atgen_core.errors import AtgenError
 from atgen_human_annotator.app import AnnotationApp
 from atgen_human_annotator.desk import AnnotationDesk
@@ -24,7 +25,6 @@ from atgen_human_annotator.security import (
     allowed_hosts,
     is_loopback,
     load_or_create_token,
-    write_private,
 )
 
 __all__ = ["URL_FILE", "AnnotationServer", "serve_desk"]
@@ -88,7 +88,7 @@ class AnnotationServer:
         ):
             self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
         if self.url_file is not None:
-            write_private(self.url_file, self.url + "\n")
+            atomic_write(self.url_file, self.url + "\n", permissions=0o600)
         return self.url
 
     def stop(self) -> None:

@@ -1,6 +1,6 @@
 """atgen-openai-annotator: the ``openai`` annotator and the ``llm-judge`` metric for atgen.
 
-Both talk to any OpenAI-compatible ``/chat/completions`` endpoint through httpx, with retries,
+Both talk to any OpenAI-compatible ``/chat/completions`` endpoint through the official ``openai`` client, with retries,
 caching, cost accounting and a money budget. :mod:`atgen_openai_annotator.stub_server` and
 :mod:`atgen_openai_annotator.testing` provide a local stub server (and pytest fixture) for tests.
 """

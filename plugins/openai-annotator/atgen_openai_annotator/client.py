@@ -23,11 +23,10 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
+from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
 from atgen_core import PreflightContext, Problem
 from atgen_core.errors import AtgenError
@@ -61,11 +60,11 @@ def api_key_problems(env_name: str | None, ctx: PreflightContext) -> list[Proble
     )]
 
 
-def read_api_key(env_name: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+def read_api_key(env_name: str | None) -> str | None:
     """The API key from the environment variable ``env_name`` (``None`` when no key is configured)."""
     if env_name is None:
         return None
-    value = (os.environ if environ is None else environ).get(env_name, "").strip()
+    value = os.environ.get(env_name, "").strip()
     if not value:
         raise MissingAPIKeyError(
             f"environment variable {env_name} is not set: export the API key as {env_name}, or set the "
@@ -127,17 +126,6 @@ class ChatResponse(BaseModel):
     prompt_tokens: NonNegativeInt | None = None
     completion_tokens: NonNegativeInt | None = None
     model: str | None = None
-
-    def to_json(self) -> str:
-        return self.model_dump_json()
-
-    @classmethod
-    def from_json(cls, text: str) -> ChatResponse | None:
-        """Parse a cached entry (``None`` when it is not one of ours)."""
-        try:
-            return cls.model_validate_json(text)
-        except ValidationError:
-            return None
 
     @classmethod
     def from_completion(cls, completion: Any) -> ChatResponse:

@@ -30,6 +30,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import ValidationError
+
 from atgen_core.types import KeyValueCache
 from atgen_openai_annotator.client import ChatClient, ChatOutcome, ChatRequest, ChatResponse
 from atgen_openai_annotator.config import ClientConfig
@@ -109,17 +111,16 @@ class RequestRunner:
     # ------------------------------------------------------------------ running
 
     def _lookup(self, request: ChatRequest) -> ChatOutcome | None:
-        if self.cache is None:
+        hit = self.cache.get(request.cache_key(self.cfg)) if self.cache is not None else None
+        try:  # an entry that is not one of ours counts as a miss
+            response = ChatResponse.model_validate_json(hit) if hit else None
+        except ValidationError:
             return None
-        hit = self.cache.get(request.cache_key(self.cfg))
-        response = ChatResponse.from_json(hit) if hit is not None else None
-        if response is None:
-            return None
-        return ChatOutcome(request=request, response=response, cached=True)
+        return ChatOutcome(request=request, response=response, cached=True) if response else None
 
     def _store(self, outcome: ChatOutcome) -> None:
         if self.cache is not None and outcome.response is not None and not outcome.cached:
-            self.cache.put(outcome.request.cache_key(self.cfg), outcome.response.to_json())
+            self.cache.put(outcome.request.cache_key(self.cfg), outcome.response.model_dump_json())
 
     def _settle(self, outcome: ChatOutcome) -> ChatOutcome:
         """Charge a finished outcome to the batch and cache its response."""

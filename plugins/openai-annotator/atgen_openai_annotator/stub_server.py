@@ -97,13 +97,10 @@ class StubReply:
 class RecordedRequest:
     """One request the stub received (``body`` is ``None`` when it was not valid JSON)."""
 
-    method: str
     path: str
     headers: dict[str, str]
     raw: bytes
     body: dict[str, Any] | None
-    started: float
-    finished: float | None = None
     status: int | None = None
 
     @property
@@ -266,7 +263,6 @@ class OpenAIStub:
     def _done(self, request: RecordedRequest, status: int) -> None:
         with self._lock:
             self._in_flight -= 1
-            request.finished = time.monotonic()
             request.status = status
 
     def _render(self, request: RecordedRequest, reply: StubReply) -> bytes:
@@ -338,12 +334,10 @@ def _make_handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             except (ValueError, UnicodeDecodeError):
                 body = None
             request = RecordedRequest(
-                method="POST",
                 path=self.path,
                 headers={k.lower(): v for k, v in self.headers.items()},
                 raw=raw,
                 body=body,
-                started=time.monotonic(),
             )
             if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                 self._send(404, b'{"error": {"message": "unknown path"}}')
