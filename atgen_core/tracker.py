@@ -44,6 +44,10 @@ class Tracker(Component):
     """Base of trackers: mirror params, per-round metrics and artifacts of a run elsewhere."""
 
     kind: ClassVar[str] = "tracker"
+    #: True when the tracking library buffers what it is given (writes it in the background): a
+    #: ``kill -9`` loses it, so atgen counts a round as sent only once ``finish`` returned, and sends
+    #: the rounds since the last clean finish again after a hard kill.
+    buffered: ClassVar[bool] = False
 
     @abstractmethod
     def start(self, run: TrackedRun, resumed_id: str | None) -> str | None:

@@ -5,7 +5,9 @@ this run was started, kept in the run store's meta table), sends them the spec a
 evaluated round's values with ``step`` = number of labels, and the run's artifacts at the end. Every
 call is guarded: a tracker that raises is logged as a warning and the run goes on. What was sent is
 recorded in the store per tracker, so a resumed run sends the rounds a crash kept from a tracker
-(and never sends a round twice).
+(and never sends a round twice). A ``buffered`` tracker (its library writes in the background, so a
+``kill -9`` loses what it had not written) has its rounds recorded only when ``finish`` returns: after
+a hard kill, the rounds since its last clean finish are sent again.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class RunTracking:
         self.run = run
         self._trackers = list(trackers)
         self._started: list[Tracker] = []
+        self._buffered: dict[str, set[int]] = {}  # rounds a buffered tracker holds but has not yet made durable
 
     @classmethod
     def for_experiment(cls, experiment: Experiment) -> RunTracking:
@@ -133,14 +136,18 @@ class RunTracking:
         for tracker in self._started:
             key = self._meta_key(tracker, "rounds")
             sent = set(json.loads(self.store.get_meta(key) or "[]"))
+            held = self._buffered.setdefault(tracker.name, set())
             for round_, n_labels, values in rows:
-                if round_ in sent:
+                if round_ in sent or round_ in held:
                     continue
                 ok, _ = self._call(tracker, "log_metrics", round_values(self.store, round_, values, n_labels), n_labels)
                 if not ok:
                     break  # try again at the next sync, in round order
-                sent.add(round_)
-                self.store.set_meta(key, json.dumps(sorted(sent)))
+                if tracker.buffered:
+                    held.add(round_)  # durable only once finish returns: a kill -9 before that re-sends it
+                else:
+                    sent.add(round_)
+                    self.store.set_meta(key, json.dumps(sorted(sent)))
 
     def finish(self, status: str, artifacts: Iterable[Path] = ()) -> None:
         """Send what is left and the artifacts that exist, then close every tracker. Never raises."""
@@ -150,7 +157,12 @@ class RunTracking:
             for tracker in self._started:
                 for path in files:
                     self._call(tracker, "log_artifact", path)
-                self._call(tracker, "finish", status)
+                ok, _ = self._call(tracker, "finish", status)
+                held = self._buffered.pop(tracker.name, set())
+                if ok and held:
+                    key = self._meta_key(tracker, "rounds")
+                    sent = set(json.loads(self.store.get_meta(key) or "[]")) | held
+                    self.store.set_meta(key, json.dumps(sorted(sent)))
         except Exception as exc:  # the store itself failing must not hide the run's own outcome
             log.warning("tracking could not finish (%s: %s)", type(exc).__name__, exc)
         for tracker in self._trackers:
