@@ -18,13 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from atgen_core.rundir import stored_adapter_path
 from atgen_core.tracker import TrackedRun, Tracker
 
 if TYPE_CHECKING:
     from atgen_core.loop import Experiment
     from atgen_core.store import RunStore
 
-__all__ = ["RunTracking", "flatten_params", "round_values"]
+__all__ = ["RunTracking", "flatten_params", "latest_model", "round_values"]
 
 log = logging.getLogger("atgen")
 
@@ -45,6 +46,16 @@ def flatten_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
             text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
             out[name] = text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 3] + "..."
     return out
+
+
+def latest_model(store: RunStore, run_dir: Path) -> tuple[int, Path] | None:
+    """The round and folder of the latest trained model (adapter) that still exists, else None."""
+    for round_ in sorted({r for r, _, _ in store.metrics()}, reverse=True):
+        info = store.step_done(round_, "train") if round_ >= 0 else None
+        path = stored_adapter_path(run_dir, info.get("adapter")) if info else None
+        if path is not None and path.is_dir():
+            return round_, path
+    return None
 
 
 def round_values(store: RunStore, round_: int, values: Mapping[str, float], n_labels: int) -> dict[str, float]:
@@ -154,9 +165,12 @@ class RunTracking:
         try:
             self.sync()
             files = [Path(p) for p in artifacts if Path(p).is_file()]
+            model = latest_model(self.store, self.run.run_dir)
             for tracker in self._started:
                 for path in files:
                     self._call(tracker, "log_artifact", path)
+                if model is not None:
+                    self._call(tracker, "log_model", model[1], model[0])
                 ok, _ = self._call(tracker, "finish", status)
                 held = self._buffered.pop(tracker.name, set())
                 if ok and held:

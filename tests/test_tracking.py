@@ -56,6 +56,9 @@ class RecordingTracker(Tracker):
     def log_artifact(self, path: Path) -> None:
         self._record("artifact", path.name)
 
+    def log_model(self, path: Path, round_: int) -> None:
+        self._record("model", path, round_)
+
     def finish(self, status: str) -> None:
         self._record("finish", status)
 
@@ -151,6 +154,17 @@ def test_a_buffered_tracker_gets_again_the_rounds_it_never_finished(tmp_path: Pa
         experiment.run()
     assert [c[2] for c in CALLS["buf"] if c[0] == "metrics"] == [0, 4, 7, 0, 4, 7, 10, 13]
     assert [c[1] for c in CALLS["buf"] if c[0] == "finish"] == ["finished"] * 3
+
+
+def test_trackers_get_the_latest_adapter_folder_before_finish(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    CALLS.clear()
+    spec = make_spec(tmp_path, [{"name": "recording", "config": {"book": "m"}}])
+    with Experiment.from_spec(spec, registry=registry, progress=False) as experiment:
+        experiment.run()
+    models = [c for c in CALLS["m"] if c[0] == "model"]
+    assert models == [("model", tmp_path / "run" / "adapters" / "round-2", 2)]
+    assert (models[0][1] / "known.json").is_file()
+    assert [c[0] for c in CALLS["m"]][-2:] == ["model", "finish"]
 
 
 def test_a_failing_tracker_warns_and_the_run_and_its_labels_go_on(  # type: ignore[no-untyped-def]

@@ -76,7 +76,7 @@ class WandbTracker(Tracker):
 
         settings = self._settings()
         run_id = resumed_id or run_id_for(run.key or str(Path(run.run_dir).resolve()))
-        mode = settings.mode or os.environ.get("WANDB_MODE") or "offline"
+        mode: Any = settings.mode or os.environ.get("WANDB_MODE") or "offline"  # wandb checks the value
         Path(run.run_dir).mkdir(parents=True, exist_ok=True)
         tags = [*settings.tags, *(f"{k}={v}" for k, v in sorted(run.tags.items()) if k != "atgen.run_dir")]
         self._run = wandb.init(
