@@ -13,7 +13,8 @@ Default (what CI runs with a bare ``nox``):
 - ``docs``: the mkdocs site (``mkdocs.yml``, Material theme, API reference by mkdocstrings from the
   sources, without installing them) built with ``--strict``: any warning (a broken link, a page left
   out of the nav, a docstring mkdocstrings cannot read) fails it. The JSON snippets of the docs are
-  validated by ``tests/integration/test_docs_snippets.py`` in the ``plugins`` session.
+  validated by ``tests/integration/test_docs_snippets.py`` and the shell snippets run (or, when marked,
+  validated) by ``tests/integration/test_docs_commands.py``, both in the ``plugins`` session.
 
 Not in the default list:
 

@@ -3,9 +3,10 @@
 Trackers are listed in the spec's ``tracking`` key. The loop talks to them only through
 ``atgen_core.tracking`` (the adapter), which calls, in order: ``start`` once per process (with the id
 the tracker returned last time when a run is resumed), ``log_params`` once per atgen run, ``log_metrics``
-after each evaluated round (``step`` = number of labels), ``log_artifact`` at the end of the loop, and
-``finish``. Any exception a tracker raises is logged as a warning and the run goes on: tracking can
-never stop a run or lose a label. Import the tracking library inside the methods, never at module level.
+after each evaluated round (``step`` = number of labels), ``log_artifact`` and ``log_model`` (the latest
+adapter folder) at the end of the loop, and ``finish``. Any exception a tracker raises is logged as a
+warning and the run goes on: tracking can never stop a run or lose a label. Import the tracking library
+inside the methods, never at module level.
 
 .. versionadded:: 0.1
 """
@@ -44,6 +45,10 @@ class Tracker(Component):
     """Base of trackers: mirror params, per-round metrics and artifacts of a run elsewhere."""
 
     kind: ClassVar[str] = "tracker"
+    #: True when the tracking library buffers what it is given (writes it in the background): a
+    #: ``kill -9`` loses it, so atgen counts a round as sent only once ``finish`` returned, and sends
+    #: the rounds since the last clean finish again after a hard kill.
+    buffered: ClassVar[bool] = False
 
     @abstractmethod
     def start(self, run: TrackedRun, resumed_id: str | None) -> str | None:
@@ -62,6 +67,13 @@ class Tracker(Component):
 
     def log_artifact(self, path: Path) -> None:
         """Attach a file of the run directory (learning curve, metrics.csv, ...). Called at the end of the loop."""
+
+    def log_model(self, path: Path, round_: int) -> None:
+        """Attach the folder of the latest trained model (a LoRA adapter) of round ``round_``, if the tracker
+        offers it (a config switch, off by default: adapters are large). Called at the end, before ``finish``.
+
+        .. versionadded:: 0.1
+        """
 
     def finish(self, status: str) -> None:
         """Close the tracker's run; ``status`` is ``finished``, ``failed`` or ``interrupted``."""

@@ -5,7 +5,9 @@ this run was started, kept in the run store's meta table), sends them the spec a
 evaluated round's values with ``step`` = number of labels, and the run's artifacts at the end. Every
 call is guarded: a tracker that raises is logged as a warning and the run goes on. What was sent is
 recorded in the store per tracker, so a resumed run sends the rounds a crash kept from a tracker
-(and never sends a round twice).
+(and never sends a round twice). A ``buffered`` tracker (its library writes in the background, so a
+``kill -9`` loses what it had not written) has its rounds recorded only when ``finish`` returns: after
+a hard kill, the rounds since its last clean finish are sent again.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from atgen_core.rundir import stored_adapter_path
 from atgen_core.tracker import TrackedRun, Tracker
 
 if TYPE_CHECKING:
     from atgen_core.loop import Experiment
     from atgen_core.store import RunStore
 
-__all__ = ["RunTracking", "flatten_params", "round_values"]
+__all__ = ["RunTracking", "flatten_params", "latest_model", "round_values"]
 
 log = logging.getLogger("atgen")
 
@@ -43,6 +46,16 @@ def flatten_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
             text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
             out[name] = text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 3] + "..."
     return out
+
+
+def latest_model(store: RunStore, run_dir: Path) -> tuple[int, Path] | None:
+    """The round and folder of the latest trained model (adapter) that still exists, else None."""
+    for round_ in sorted({r for r, _, _ in store.metrics()}, reverse=True):
+        info = store.step_done(round_, "train") if round_ >= 0 else None
+        path = stored_adapter_path(run_dir, info.get("adapter")) if info else None
+        if path is not None and path.is_dir():
+            return round_, path
+    return None
 
 
 def round_values(store: RunStore, round_: int, values: Mapping[str, float], n_labels: int) -> dict[str, float]:
@@ -68,6 +81,7 @@ class RunTracking:
         self.run = run
         self._trackers = list(trackers)
         self._started: list[Tracker] = []
+        self._buffered: dict[str, set[int]] = {}  # rounds a buffered tracker holds but has not yet made durable
 
     @classmethod
     def for_experiment(cls, experiment: Experiment) -> RunTracking:
@@ -133,24 +147,36 @@ class RunTracking:
         for tracker in self._started:
             key = self._meta_key(tracker, "rounds")
             sent = set(json.loads(self.store.get_meta(key) or "[]"))
+            held = self._buffered.setdefault(tracker.name, set())
             for round_, n_labels, values in rows:
-                if round_ in sent:
+                if round_ in sent or round_ in held:
                     continue
                 ok, _ = self._call(tracker, "log_metrics", round_values(self.store, round_, values, n_labels), n_labels)
                 if not ok:
                     break  # try again at the next sync, in round order
-                sent.add(round_)
-                self.store.set_meta(key, json.dumps(sorted(sent)))
+                if tracker.buffered:
+                    held.add(round_)  # durable only once finish returns: a kill -9 before that re-sends it
+                else:
+                    sent.add(round_)
+                    self.store.set_meta(key, json.dumps(sorted(sent)))
 
     def finish(self, status: str, artifacts: Iterable[Path] = ()) -> None:
         """Send what is left and the artifacts that exist, then close every tracker. Never raises."""
         try:
             self.sync()
             files = [Path(p) for p in artifacts if Path(p).is_file()]
+            model = latest_model(self.store, self.run.run_dir)
             for tracker in self._started:
                 for path in files:
                     self._call(tracker, "log_artifact", path)
-                self._call(tracker, "finish", status)
+                if model is not None:
+                    self._call(tracker, "log_model", model[1], model[0])
+                ok, _ = self._call(tracker, "finish", status)
+                held = self._buffered.pop(tracker.name, set())
+                if ok and held:
+                    key = self._meta_key(tracker, "rounds")
+                    sent = set(json.loads(self.store.get_meta(key) or "[]")) | held
+                    self.store.set_meta(key, json.dumps(sorted(sent)))
         except Exception as exc:  # the store itself failing must not hide the run's own outcome
             log.warning("tracking could not finish (%s: %s)", type(exc).__name__, exc)
         for tracker in self._trackers:

@@ -56,11 +56,21 @@ class RecordingTracker(Tracker):
     def log_artifact(self, path: Path) -> None:
         self._record("artifact", path.name)
 
+    def log_model(self, path: Path, round_: int) -> None:
+        self._record("model", path, round_)
+
     def finish(self, status: str) -> None:
         self._record("finish", status)
 
 
-plugin = types.SimpleNamespace(atgen_register_trackers=hookimpl(lambda: [RecordingTracker]))
+class BufferedRecordingTracker(RecordingTracker):
+    """A tracker whose library buffers: what it got is durable only once ``finish`` returned."""
+
+    name: ClassVar[str] = "buffered-recording"
+    buffered: ClassVar[bool] = True
+
+
+plugin = types.SimpleNamespace(atgen_register_trackers=hookimpl(lambda: [RecordingTracker, BufferedRecordingTracker]))
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +136,35 @@ def test_resume_reuses_the_tracker_id_and_never_resends_a_round(tmp_path: Path, 
     assert starts == [("start", "track-test", None), ("start", "track-test", "id-track-test")]
     assert len([c for c in CALLS["b"] if c[0] == "params"]) == 1
     assert [c[2] for c in CALLS["b"] if c[0] == "metrics"] == [0, 4, 7, 10]
+
+
+def test_a_buffered_tracker_gets_again_the_rounds_it_never_finished(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    CALLS.clear()
+    config = {"book": "buf", "fail_in": ["finish"], "fail_times": 1}
+    tracking: list[Any] = [{"name": "buffered-recording", "config": config}]
+    spec = make_spec(tmp_path, tracking, iterations=1)
+    with Experiment.from_spec(spec, registry=registry, progress=False) as experiment:
+        experiment.run()  # finish raises: nothing it got counts as kept (like a kill -9 before wandb wrote it)
+        assert experiment.store.get_meta("tracking.buffered-recording.rounds") is None
+    spec["loop"]["iterations"] = 2
+    with Experiment.from_spec(spec, registry=registry, progress=False) as experiment:
+        experiment.run()  # finishes cleanly: every round is recorded as sent
+    spec["loop"]["iterations"] = 3
+    with Experiment.from_spec(spec, registry=registry, progress=False) as experiment:
+        experiment.run()
+    assert [c[2] for c in CALLS["buf"] if c[0] == "metrics"] == [0, 4, 7, 0, 4, 7, 10, 13]
+    assert [c[1] for c in CALLS["buf"] if c[0] == "finish"] == ["finished"] * 3
+
+
+def test_trackers_get_the_latest_adapter_folder_before_finish(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    CALLS.clear()
+    spec = make_spec(tmp_path, [{"name": "recording", "config": {"book": "m"}}])
+    with Experiment.from_spec(spec, registry=registry, progress=False) as experiment:
+        experiment.run()
+    models = [c for c in CALLS["m"] if c[0] == "model"]
+    assert models == [("model", tmp_path / "run" / "adapters" / "round-2", 2)]
+    assert (models[0][1] / "known.json").is_file()
+    assert [c[0] for c in CALLS["m"]][-2:] == ["model", "finish"]
 
 
 def test_a_failing_tracker_warns_and_the_run_and_its_labels_go_on(  # type: ignore[no-untyped-def]

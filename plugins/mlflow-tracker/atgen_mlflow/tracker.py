@@ -44,6 +44,11 @@ class MlflowConfig(PluginConfig):
     experiment: str | None = Field(None, description="MLflow experiment name (default: the spec's name).")
     run_name: str | None = Field(None, description="MLflow run name (default: the spec's name).")
     log_artifacts: bool = Field(True, description="Upload the learning curve and metrics.csv at the end.")
+    log_adapter: bool = Field(
+        False,
+        description="Also upload the latest trained adapter folder (LoRA weights and config) at the end, as "
+        "artifacts under adapter/round-N (off by default: adapters can be large).",
+    )
     parent: str | None = Field(
         None,
         description="Nest the run under the parent run of this name in the same experiment (created by the "
@@ -160,6 +165,13 @@ class MlflowTracker(Tracker):
             return
         client, run_id = self._require()
         client.log_artifact(run_id, str(path))
+
+    def log_model(self, path: Path, round_: int) -> None:
+        """Upload the latest adapter folder under ``adapter/round-N`` (when ``log_adapter`` is on)."""
+        if not self._settings().log_adapter:
+            return
+        client, run_id = self._require()
+        client.log_artifacts(run_id, str(path), artifact_path=f"adapter/round-{round_}")
 
     def finish(self, status: str) -> None:
         """End the MLflow run as FINISHED, FAILED or KILLED (a resume sets it RUNNING again)."""

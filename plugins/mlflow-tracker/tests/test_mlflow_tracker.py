@@ -117,6 +117,28 @@ def test_kill_9_mid_round_then_resume_leaves_one_mlflow_run(tmp_path: Path) -> N
         store.close()
 
 
+def test_log_adapter_uploads_the_latest_adapter_folder(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    spec = fake_spec(tmp_path)
+    spec["tracking"] = [{"name": "mlflow", "config": {"log_adapter": True}}]
+    with Experiment.from_spec(spec, registry=registry, progress=False) as experiment:
+        experiment.run()
+    client, run = only_run(tmp_path / "run")
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "adapter")] == ["adapter/round-2"]
+    listed = {a.path for a in client.list_artifacts(run.info.run_id, "adapter/round-2")}
+    adapter = tmp_path / "run" / "adapters" / "round-2"
+    assert listed == {f"adapter/round-2/{p.name}" for p in adapter.iterdir()} and listed
+    local = Path(client.download_artifacts(run.info.run_id, "adapter/round-2/known.json", str(tmp_path / "dl")))
+    assert local.read_bytes() == (adapter / "known.json").read_bytes()
+
+
+def test_the_adapter_is_not_uploaded_by_default(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
+    with Experiment.from_spec(fake_spec(tmp_path, iterations=1), registry=registry, progress=False) as experiment:
+        experiment.run()
+    client, run = only_run(tmp_path / "run")
+    assert client.list_artifacts(run.info.run_id, "adapter") == []
+    assert "metrics.csv" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
 def test_a_lost_stored_id_is_found_again_by_the_run_key_tag(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
     spec = fake_spec(tmp_path, iterations=1)
     with Experiment.from_spec(spec, registry=registry, progress=False) as experiment:
@@ -179,7 +201,7 @@ def test_tiny_model_loop_is_tracked(tmp_path: Path) -> None:
         "strategy": "random",
         "trainer": {"name": "lora", "config": {"epochs": 1, "batch_size": 2, "learning_rate": 0.001}},
         "metrics": ["rouge", "exact-match"],
-        "tracking": [{"name": "mlflow", "config": {"experiment": "tiny-exp", "run_name": "tiny"}}],
+        "tracking": [{"name": "mlflow", "config": {"experiment": "tiny-exp", "run_name": "tiny", "log_adapter": True}}],
         "output_dir": str(tmp_path / "run"),
     }
     with Experiment.from_spec(spec, registry=load_registry(), progress=False) as experiment:
@@ -191,6 +213,8 @@ def test_tiny_model_loop_is_tracked(tmp_path: Path) -> None:
     assert history(client, run.info.run_id, "rougeL") == [(n, vals["rougeL"]) for _, n, vals in stored]
     assert len(history(client, run.info.run_id, "train_loss")) == 2
     assert {"metrics.csv", "learning_curve.png"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    adapter = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(run.info.run_id, "adapter/round-1")}
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= adapter  # the LoRA weights of the last round
 
 
 def test_contract_and_light_import() -> None:
