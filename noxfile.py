@@ -110,7 +110,7 @@ def install_plugins_editable(session: nox.Session, names: list[str], *, extras: 
     """
     session.install("-U", "pip")
     session.install(TORCH)
-    args = ["-e", ".[test,plot]"]
+    args = ["-e", ".[test,plot,export,template]"]
     for name in with_local_dependencies(names):
         args += ["-e", f"plugins/{name}{extras}"]
     session.install(*args)
