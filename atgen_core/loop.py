@@ -515,7 +515,7 @@ class Experiment:
         requirements = self.strategy.requirements()
         self._drafts = {}
         labelled = self.labelled()
-        if requirements.labelled and not labelled.examples:
+        if not self.strategy.cold_start and not labelled.examples:
             raise ComponentError(
                 f"strategy {self.strategy.name!r} needs labelled data but none exists yet (all labels "
                 "failed?); use a warm start"
@@ -607,7 +607,7 @@ class Experiment:
             round=round_,
             ids=list(ids),
             prompts=list(prompts),
-            settings=self.spec.model.generation.to_settings(seed=self.spec.seed + round_),
+            settings=self.spec.model.generation.with_seed(self.spec.seed + round_),
             trainer_name=self.trainer.name,
             trainer_config=self.trainer.config.model_dump(mode="json"),
             model=self.spec.model,
@@ -844,7 +844,7 @@ class Experiment:
                 return stored
         started = time.perf_counter()
         model = self._model_for(round_)
-        settings = self.spec.model.generation.to_settings(seed=self.spec.seed)
+        settings = self.spec.model.generation.with_seed(self.spec.seed)
         outputs = model.generate([e.prompt for e in self.test], settings, self.progress)
         predictions = [g.text for g in outputs]
         ctx = MetricContext(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from atgen_core.components import Component
+from atgen_core.components.base import Component
 
 __all__ = ["TrackedRun", "Tracker"]
 
