@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -131,7 +131,7 @@ class LabelledView:
 # --------------------------------------------------------------------------------------------------
 
 
-_GENERATION_SCHEMA = {"description": "Decoding settings used for evaluation and for strategy signals."}
+_GENERATION_SCHEMA: JsonDict = {"description": "Decoding settings used for evaluation and for strategy signals."}
 
 
 @pydantic_dataclass(
@@ -145,12 +145,14 @@ class GenerationSettings:
     part of a spec: the loop sets it from the spec's ``seed`` and the round.
     """
 
-    max_new_tokens: int = Field(64, ge=1, description="Maximum number of generated tokens per output.")
-    batch_size: int = Field(16, ge=1, description="Prompts per generation batch (sorted by length).")
-    do_sample: bool = Field(False, description="Sample instead of greedy decoding (evaluation is greedy by default).")
-    temperature: float = Field(1.0, gt=0, description="Sampling temperature (only with do_sample).")
-    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (only with do_sample).")
-    seed: SkipJsonSchema[int] = Field(0, exclude=True, description="Seed of sampling (set by the loop).")
+    max_new_tokens: Annotated[int, Field(ge=1, description="Maximum number of generated tokens per output.")] = 64
+    batch_size: Annotated[int, Field(ge=1, description="Prompts per generation batch (sorted by length).")] = 16
+    do_sample: Annotated[
+        bool, Field(description="Sample instead of greedy decoding (evaluation is greedy by default).")
+    ] = False
+    temperature: Annotated[float, Field(gt=0, description="Sampling temperature (only with do_sample).")] = 1.0
+    top_p: Annotated[float, Field(gt=0, le=1, description="Nucleus sampling mass (only with do_sample).")] = 1.0
+    seed: Annotated[SkipJsonSchema[int], Field(exclude=True, description="Seed of sampling (set by the loop).")] = 0
 
     def with_seed(self, seed: int) -> GenerationSettings:
         """These settings with ``seed`` (the loop's per-round seed)."""
