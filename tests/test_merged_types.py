@@ -4,14 +4,17 @@ left), Strategy.cold_start (whether a strategy needs labelled data)."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import atgen_test_components as fakes
 import pytest
 from pydantic import ValidationError
 
-from atgen_core import Budget, GenerationSettings, Strategy
+from atgen_core import Budget, DataContext, DataSource, GenerationSettings, Strategy
+from atgen_core.data import load_data
 from atgen_core.errors import SpecError
+from atgen_core.loop import ComponentError, Experiment
 from atgen_core.plugins import load_registry
 from atgen_core.spec import resolve_spec
 from atgen_core.types import Requirements
@@ -58,7 +61,8 @@ def test_settings_are_checked_in_code_as_in_a_spec(registry) -> None:  # type: i
         GenerationSettings(max_new_tokens=0)
     found = issues(spec(model={"generation": {"max_new_tokens": 0, "top_q": 1.0}}), registry)
     assert "greater than or equal to 1" in found["model.generation.max_new_tokens"]
-    assert "unknown key" in found["model.generation.top_q"] and "did you mean 'top_p'?" in found["model.generation.top_q"]
+    typo = found["model.generation.top_q"]
+    assert "unknown key" in typo and "did you mean 'top_p'?" in typo
 
 
 def test_the_seed_of_decoding_is_not_a_spec_key(registry) -> None:  # type: ignore[no-untyped-def]
@@ -80,3 +84,17 @@ def test_budget_is_the_spec_limit_and_what_is_left(registry) -> None:  # type: i
 def test_cold_start_is_the_one_declaration_of_needing_labels() -> None:
     assert "labelled" not in Requirements.__dataclass_fields__
     assert Strategy.cold_start is False
+
+
+def test_the_loop_refuses_a_warm_only_strategy_when_every_first_label_failed(
+    tmp_path: Path, registry  # type: ignore[no-untyped-def]
+) -> None:
+    raw = spec(strategy="warm-only", output_dir=str(tmp_path / "run"))
+    resolved = resolve_spec(raw, registry)
+    source = resolved.data_source.build()
+    assert isinstance(source, DataSource)
+    data = load_data(source, resolved.spec.data, resolved.spec.seed, DataContext(seed=resolved.spec.seed))
+    raw["annotator"] = {"name": "counting-oracle", "config": {"fail_ids": [e.id for e in data.pool]}}
+    experiment = Experiment.from_spec(raw, registry=registry, progress=False)
+    with pytest.raises(ComponentError, match="'warm-only' needs labelled data but none exists yet"):
+        experiment.run()
