@@ -87,7 +87,8 @@ def test_cold_start_is_the_one_declaration_of_needing_labels() -> None:
 
 
 def test_the_loop_refuses_a_warm_only_strategy_when_every_first_label_failed(
-    tmp_path: Path, registry  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    registry,  # type: ignore[no-untyped-def]
 ) -> None:
     raw = spec(strategy="warm-only", output_dir=str(tmp_path / "run"))
     resolved = resolve_spec(raw, registry)

@@ -60,8 +60,7 @@ class ModelSpec(PluginConfig):
     def _seed_is_the_spec_seed(cls, value: Any) -> Any:
         if isinstance(value, Mapping) and "seed" in value:
             raise ValueError(
-                "decoding is seeded from the spec's top-level `seed` (one seed per round); "
-                "remove model.generation.seed"
+                "decoding is seeded from the spec's top-level `seed` (one seed per round); remove model.generation.seed"
             )
         return value
 
@@ -110,9 +109,7 @@ class Component(ABC, Generic[ConfigT]):
         if config is None:
             config = cast(ConfigT, self.Config())
         elif not isinstance(config, self.Config):
-            raise TypeError(
-                f"{type(self).__name__} needs a {self.Config.__name__} config, got {type(config).__name__}"
-            )
+            raise TypeError(f"{type(self).__name__} needs a {self.Config.__name__} config, got {type(config).__name__}")
         self.config = config
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -12,6 +12,7 @@ from atgen_core.components.base import Component, ConfigT
 
 __all__ = ["DataContext", "DataSource"]
 
+
 @dataclass(frozen=True)
 class DataContext:
     """Context for loading data: the seed and a cache directory."""

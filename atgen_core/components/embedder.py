@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EmbedContext", "Embedder"]
 
+
 @dataclass(frozen=True)
 class EmbedContext:
     """Context for embedding: the current model (for hidden-state embedders) and a progress function."""

@@ -14,6 +14,7 @@ from atgen_core.types import KeyValueCache, MetricKey, MetricResult, ProgressFn,
 
 __all__ = ["Metric", "MetricContext"]
 
+
 @dataclass(frozen=True)
 class MetricContext:
     """Predictions to score, with all references per example and the source inputs, in one order.

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EmbedderRecipe", "ScoringBackend", "ScoringRequest"]
 
+
 @dataclass(frozen=True)
 class EmbedderRecipe:
     """Which embedder component a scoring backend runs for an ``embed`` request (rebuilt on workers)."""

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SelectionContext", "Strategy"]
 
+
 @dataclass(frozen=True)
 class SelectionContext:
     """Everything a strategy may use to pick ``k`` ids.
@@ -41,7 +42,9 @@ class Strategy(Component[ConfigT]):
     """Base class of selection strategies.
 
     ``select`` returns exactly ``min(k, len(pool))`` distinct ids from ``ctx.pool`` (the loop checks).
-    Set ``cold_start = True`` when the strategy can pick the first batch with no labelled data.
+    Set ``cold_start = True`` when the strategy can pick the first batch with no labelled data. It is
+    the one declaration of needing labels: without it the spec refuses a cold start (or design mode)
+    and the loop stops with a clear error when no label exists yet.
     """
 
     kind: ClassVar[str] = "strategy"

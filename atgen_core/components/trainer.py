@@ -13,6 +13,7 @@ from atgen_core.types import ModelHandle, ProgressFn, TrainExample, TrainResult,
 
 __all__ = ["ModelContext", "TrainContext", "Trainer"]
 
+
 @dataclass(frozen=True)
 class ModelContext:
     """Where and how to load a model: the spec's model section, the run and cache directories, the seed."""

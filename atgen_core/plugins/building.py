@@ -151,8 +151,12 @@ def _hook_failures(errors: dict[str, list[str]], records: dict[str, PluginRecord
         record = records.get(plugin, PluginRecord(plugin))
         failures.append(
             PluginFailure(
-                plugin, record.distribution, record.version, "; ".join(messages),
-                f"fix the plugin, or set {DISABLE_ENV}={plugin} to hide it", module=record.module,
+                plugin,
+                record.distribution,
+                record.version,
+                "; ".join(messages),
+                f"fix the plugin, or set {DISABLE_ENV}={plugin} to hide it",
+                module=record.module,
             )
         )
     return failures

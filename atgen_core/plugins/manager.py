@@ -72,9 +72,7 @@ def describe_exception(exc: BaseException) -> str:
     """``Type: message`` plus the innermost frame, which usually points at the plugin's own line."""
     text = f"{type(exc).__name__}: {exc}".rstrip(": ")
     frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if not f.filename.startswith(("<frozen", _IMPORTLIB_DIR))
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(("<frozen", _IMPORTLIB_DIR))
     ]
     if frames and not frames[-1].filename.startswith(_PACKAGE_DIR):
         last = frames[-1]
@@ -157,7 +155,11 @@ def register_plugin(
     problems = hook_problems(pm, plugin, name)
     if problems:
         failure = PluginFailure(
-            name, distribution, version, "; ".join(problems), f"fix the hook names or set {DISABLE_ENV}={name}",
+            name,
+            distribution,
+            version,
+            "; ".join(problems),
+            f"fix the hook names or set {DISABLE_ENV}={name}",
             module=module,
         )
     else:
@@ -165,13 +167,21 @@ def register_plugin(
             pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
             failure = PluginFailure(
-                name, distribution, version, f"invalid hook implementation: {exc}",
-                "registration hooks take no arguments; check the function signature", module=module,
+                name,
+                distribution,
+                version,
+                f"invalid hook implementation: {exc}",
+                "registration hooks take no arguments; check the function signature",
+                module=module,
             )
         except ValueError as exc:  # name or object already registered
             failure = PluginFailure(
-                name, distribution, version, f"cannot register: {exc}",
-                "each plugin needs a unique name and its own hooks module", module=module,
+                name,
+                distribution,
+                version,
+                f"cannot register: {exc}",
+                "each plugin needs a unique name and its own hooks module",
+                module=module,
             )
     hooks: tuple[str, ...] = ()
     if failure is None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SpecAnalysis", "analyse_spec", "resolve_spec"]
 
+
 @dataclass
 class SpecAnalysis:
     """Everything phase 1, phase 2 and the cross-checks found, before anything is raised.
@@ -100,8 +101,13 @@ def analyse_spec(raw: Mapping[str, Any], registry: Registry) -> SpecAnalysis:
             components[path] = component
 
     if spec is not None and spec.data.source is None:
-        issues.append(SpecIssue("data.source", "no data source set, and no installed one is the default",
-                                hint="set data.source (see `atgen list-plugins --kind data_source`)"))
+        issues.append(
+            SpecIssue(
+                "data.source",
+                "no data source set, and no installed one is the default",
+                hint="set data.source (see `atgen list-plugins --kind data_source`)",
+            )
+        )
     exact = spec is not None
     dropped: set[str] = set(non_finite)
     if spec is None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["cross_checks"]
 
+
 def cross_checks(
     spec: ExperimentSpec,
     raw: Mapping[str, Any],
@@ -35,9 +36,12 @@ def cross_checks(
                 f"strategy {strategy.name!r} cannot pick the first batch without labelled data",
                 hint="use start 'warm' (a random first batch), or a cold-start strategy",
             )
-        if needs_embeddings(strategy) and ("embedder",) not in resolved and (
-            registry.default_name("embedder") is None
-        ) and raw.get("embedder") is None:
+        if (
+            needs_embeddings(strategy)
+            and ("embedder",) not in resolved
+            and (registry.default_name("embedder") is None)
+            and raw.get("embedder") is None
+        ):
             yield SpecIssue(
                 "embedder",
                 f"strategy {strategy.name!r} needs input embeddings but no embedder is set",
@@ -77,9 +81,7 @@ def _stop_when_checks(
             continue
         info = keys[key]
         if not (info.low <= threshold <= info.high):
-            yield SpecIssue(
-                path, f"threshold outside the metric's range [{info.low}, {info.high}]", value=threshold
-            )
+            yield SpecIssue(path, f"threshold outside the metric's range [{info.low}, {info.high}]", value=threshold)
 
 
 def _size_checks(spec: ExperimentSpec) -> Iterator[SpecIssue]:
@@ -94,10 +96,15 @@ def _size_checks(spec: ExperimentSpec) -> Iterator[SpecIssue]:
             hint="raise the budget or lower initial_size",
         )
     if loop.budget.money == 0:
-        yield SpecIssue("loop.budget.money", "a money budget of 0 buys nothing", value=0,
-                        hint="leave money out (or null) for no limit")
+        yield SpecIssue(
+            "loop.budget.money",
+            "a money budget of 0 buys nothing",
+            value=0,
+            hint="leave money out (or null) for no limit",
+        )
     if data.test_split is None and data.test_size is None:
         yield SpecIssue("data.test_size", "no test set: set data.test_split or data.test_size")
     if data.test_size is not None and data.test_size >= 1 and data.test_size != int(data.test_size):
-        yield SpecIssue("data.test_size", "a count must be a whole number (or use a fraction < 1)",
-                        value=data.test_size)
+        yield SpecIssue(
+            "data.test_size", "a count must be a whole number (or use a fraction < 1)", value=data.test_size
+        )

@@ -95,8 +95,12 @@ def _delete_at(data: Any, loc: tuple[Any, ...]) -> bool:
 
 
 _PLACEHOLDERS: dict[tuple[Any, ...], Any] = {
-    ("name",): "spec", ("data",): {}, ("strategy",): {"name": "?"}, ("annotator",): {"name": "?"},
-    ("trainer",): {"name": "?"}, ("metrics",): [],
+    ("name",): "spec",
+    ("data",): {},
+    ("strategy",): {"name": "?"},
+    ("annotator",): {"name": "?"},
+    ("trainer",): {"name": "?"},
+    ("metrics",): [],
 }
 
 

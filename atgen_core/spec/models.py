@@ -77,9 +77,7 @@ class DataSpec(_Strict):
         "drops the rows whose input is in the test set (E2E-style data with few distinct inputs). Ignored "
         "when id_column is set: ids then come from that column and every row is its own example.",
     )
-    max_input_chars: int | None = Field(
-        None, ge=1, description="Inputs longer than this are handled by on_oversized."
-    )
+    max_input_chars: int | None = Field(None, ge=1, description="Inputs longer than this are handled by on_oversized.")
     on_oversized: Literal["error", "drop", "truncate"] = Field(
         "error", description="What to do with inputs longer than max_input_chars."
     )
@@ -96,8 +94,7 @@ class LoopSpec(_Strict):
     )
     start: Literal["warm", "cold"] = Field(
         "warm",
-        description="'warm': the first batch is random; 'cold': the strategy picks it (it must be cold-start "
-        "capable).",
+        description="'warm': the first batch is random; 'cold': the strategy picks it (it must be cold-start capable).",
     )
     initial_size: int = Field(16, ge=1, description="Size of the first labelled batch.")
     query_size: int = Field(16, ge=1, description="Items selected per iteration.")

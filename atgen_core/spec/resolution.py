@@ -18,8 +18,15 @@ from atgen_core.spec_file import dotted_path
 if TYPE_CHECKING:
     from atgen_core.registry import ComponentInfo, Registry
 
-__all__ = ["COMPONENT_FIELDS", "ResolvedComponent", "ResolvedSpec", "component_refs", "default_embedder",
-           "needs_embeddings", "resolve_ref"]
+__all__ = [
+    "COMPONENT_FIELDS",
+    "ResolvedComponent",
+    "ResolvedSpec",
+    "component_refs",
+    "default_embedder",
+    "needs_embeddings",
+    "resolve_ref",
+]
 
 COMPONENT_FIELDS: tuple[tuple[str, str], ...] = (
     ("strategy", "strategy"),

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_schema"]
 
+
 def _union_for(kind: str, registry: Registry) -> Any:
     infos = registry.all(kind)
     if not infos:

@@ -64,9 +64,7 @@ def _config_problems(cls: type[Component]) -> list[str]:
         )
     for field_name, info in config_cls.model_fields.items():
         if not (info.description or "").strip():
-            problems.append(
-                f"config field {field_name!r} has no description; use Field(default, description='...')"
-            )
+            problems.append(f"config field {field_name!r} has no description; use Field(default, description='...')")
     try:
         json.dumps(config_cls.model_json_schema())
     except Exception as exc:
@@ -74,9 +72,9 @@ def _config_problems(cls: type[Component]) -> list[str]:
     return problems
 
 
-def _default_config(cls: type[Component], config: PluginConfig | Mapping[str, Any] | None) -> tuple[
-    PluginConfig | None, list[str]
-]:
+def _default_config(
+    cls: type[Component], config: PluginConfig | Mapping[str, Any] | None
+) -> tuple[PluginConfig | None, list[str]]:
     """The config to instantiate with (the given one, else the default), and problems found."""
     from pydantic import ValidationError
 

@@ -95,9 +95,7 @@ class FakeSite:
             target.write_text(textwrap.dedent(text), encoding="utf-8")
         info = self.path / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir(parents=True, exist_ok=True)
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
-        )
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
         lines = [f"[{ENTRY_POINT_GROUP}]"] + [f"{k} = {v}" for k, v in (entry_points or {}).items()]
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         importlib.invalidate_caches()

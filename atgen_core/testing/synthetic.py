@@ -30,9 +30,11 @@ def make_examples(
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    texts = list(inputs) if inputs is not None else [
-        " ".join(rng.choice(_WORDS, size=int(rng.integers(3, 13))).tolist()) for _ in range(n)
-    ]
+    texts = (
+        list(inputs)
+        if inputs is not None
+        else [" ".join(rng.choice(_WORDS, size=int(rng.integers(3, 13))).tolist()) for _ in range(n)]
+    )
     out = []
     for i, text in enumerate(texts):
         target = " ".join(reversed(text.split()))
