@@ -110,6 +110,100 @@ def column_issues(columns: set[str], spec: DataSpec, split: str) -> list[SpecIss
     return issues
 
 
+def _input_text(row: Mapping[str, Any], spec: DataSpec, split: str, position: int) -> str | None:
+    """The row's input, checked and handled by ``on_oversized`` (``None``: the row is dropped)."""
+    text = _text(_get(row, spec.input_column))
+    if not text.strip():
+        raise DataError(f"split {split!r}, row {position}: empty value in input column {spec.input_column!r}")
+    if spec.max_input_chars is not None and len(text) > spec.max_input_chars:
+        if spec.on_oversized == "error":
+            raise DataError(
+                f"split {split!r}, row {position}: input has {len(text)} characters, more than "
+                f"data.max_input_chars={spec.max_input_chars}; set data.on_oversized to 'drop' or 'truncate'"
+            )
+        if spec.on_oversized == "drop":
+            return None
+        text = text[: spec.max_input_chars]
+    return text
+
+
+def _target(row: Mapping[str, Any], spec: DataSpec) -> str:
+    """The raw text of the row's target column (empty without one)."""
+    return _text(_get(row, spec.target_column)) if spec.target_column else ""
+
+
+def _references(row: Mapping[str, Any], spec: DataSpec) -> list[str]:
+    """The row's accepted references, the target first, blanks left out."""
+    target = _target(row, spec)
+    refs: list[str] = []
+    if spec.references_column:
+        raw_refs = _get(row, spec.references_column)
+        if isinstance(raw_refs, str):
+            refs = [raw_refs]
+        elif raw_refs is not None:
+            refs = [_text(r) for r in raw_refs]
+    if target and target not in refs:
+        refs.insert(0, target)
+    return [r for r in refs if r.strip()]
+
+
+class _Examples:
+    """The examples of one split, built row by row under the id and duplicate rules of the module."""
+
+    def __init__(self, spec: DataSpec, split: str) -> None:
+        self.spec, self.split = spec, split
+        self.examples: list[Example] = []
+        self.seen_ids: dict[str, int] = {}
+        self.merged: dict[str, int] = {}
+
+    def _column_id(self, row: Mapping[str, Any], position: int) -> str:
+        column = self.spec.id_column
+        assert column is not None
+        example_id = _text(_get(row, column)).strip()
+        if not example_id:
+            raise DataError(f"split {self.split!r}, row {position}: empty id in column {column!r}")
+        if example_id in self.seen_ids:
+            raise DataError(
+                f"split {self.split!r}: id {example_id!r} in column {column!r} repeats "
+                f"(rows {self.seen_ids[example_id]} and {position}); ids must be unique"
+            )
+        self.seen_ids[example_id] = position
+        return example_id
+
+    def _merge(self, example_id: str, refs: list[str]) -> bool:
+        """Merge the references into the example of the same content; False when there is none yet."""
+        if example_id not in self.merged:
+            self.merged[example_id] = len(self.examples)
+            return False
+        index = self.merged[example_id]
+        old = self.examples[index]
+        self.examples[index] = Example(
+            id=old.id, input=old.input, prompt=old.prompt, target=old.target or (refs[0] if refs else None),
+            references=tuple(dict.fromkeys([*old.references, *refs])), fields=old.fields,
+        )
+        return True
+
+    def add(self, row: Mapping[str, Any], position: int, text: str, prompt: str, content: list[str]) -> None:
+        """Add the example of ``row`` (or merge it into the one with the same content)."""
+        spec, refs = self.spec, _references(row, self.spec)
+        if spec.id_column:
+            example_id = self._column_id(row, position)
+        elif spec.duplicates == "merge" or (spec.duplicates == "merge-test" and self.split == "test"):
+            example_id = _content_id(*content)
+            if self._merge(example_id, refs):
+                return
+        else:
+            base = _content_id(*content, _target(row, spec))
+            count = self.seen_ids.get(base, 0) + 1
+            self.seen_ids[base] = count
+            example_id = base if count == 1 else f"{base}-{count}"
+        fields = {k: v for k, v in row.items() if k not in (spec.input_column,)}
+        self.examples.append(
+            Example(id=example_id, input=text, prompt=prompt, target=refs[0] if refs else None,
+                    references=tuple(refs), fields=fields)
+        )
+
+
 def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str) -> list[Example]:
     """Examples of one split, following the module's id, duplicate and reference rules."""
     template = PromptTemplate(spec.prompt)
@@ -119,79 +213,15 @@ def build_examples(rows: Iterable[Mapping[str, Any]], spec: DataSpec, split: str
     missing = column_issues(set(rows[0]), spec, split)
     if missing:
         raise DataError("; ".join(issue.render() for issue in missing))
-
-    examples: list[Example] = []
-    seen_ids: dict[str, int] = {}
-    merged: dict[str, int] = {}
+    out = _Examples(spec, split)
     for position, row in enumerate(rows):
-        text = _text(_get(row, spec.input_column))
-        if not text.strip():
-            raise DataError(f"split {split!r}, row {position}: empty value in input column {spec.input_column!r}")
-        if spec.max_input_chars is not None and len(text) > spec.max_input_chars:
-            if spec.on_oversized == "error":
-                raise DataError(
-                    f"split {split!r}, row {position}: input has {len(text)} characters, more than "
-                    f"data.max_input_chars={spec.max_input_chars}; set data.on_oversized to 'drop' or 'truncate'"
-                )
-            if spec.on_oversized == "drop":
-                continue
-            text = text[: spec.max_input_chars]
-        target = _text(_get(row, spec.target_column)) if spec.target_column else ""
-        refs: list[str] = []
-        if spec.references_column:
-            raw_refs = _get(row, spec.references_column)
-            if isinstance(raw_refs, str):
-                refs = [raw_refs]
-            elif raw_refs is not None:
-                refs = [_text(r) for r in raw_refs]
-        if target and target not in refs:
-            refs.insert(0, target)
-        refs = [r for r in refs if r.strip()]
-        render_row = dict(row)
-        render_row[spec.input_column] = text
-        render_row["input"] = text
-        prompt = template.render(render_row)
-        fields = {k: v for k, v in row.items() if k not in (spec.input_column,)}
+        text = _input_text(row, spec, split, position)
+        if text is None:
+            continue
+        prompt = template.render({**row, spec.input_column: text, "input": text})
         content = [text, *(_text(row.get(f)) for f in template.fields if f not in (spec.input_column, "input"))]
-
-        if spec.id_column:
-            example_id = _text(_get(row, spec.id_column)).strip()
-            if not example_id:
-                raise DataError(f"split {split!r}, row {position}: empty id in column {spec.id_column!r}")
-            if example_id in seen_ids:
-                raise DataError(
-                    f"split {split!r}: id {example_id!r} in column {spec.id_column!r} repeats "
-                    f"(rows {seen_ids[example_id]} and {position}); ids must be unique"
-                )
-            seen_ids[example_id] = position
-        elif spec.duplicates == "merge" or (spec.duplicates == "merge-test" and split == "test"):
-            example_id = _content_id(*content)
-            if example_id in merged:
-                index = merged[example_id]
-                old = examples[index]
-                new_refs = tuple(dict.fromkeys([*old.references, *refs]))
-                examples[index] = Example(
-                    id=old.id, input=old.input, prompt=old.prompt, target=old.target or (refs[0] if refs else None),
-                    references=new_refs, fields=old.fields,
-                )
-                continue
-            merged[example_id] = len(examples)
-        else:
-            base = _content_id(*content, target)
-            count = seen_ids.get(base, 0) + 1
-            seen_ids[base] = count
-            example_id = base if count == 1 else f"{base}-{count}"
-        examples.append(
-            Example(
-                id=example_id,
-                input=text,
-                prompt=prompt,
-                target=refs[0] if refs else None,
-                references=tuple(refs),
-                fields=fields,
-            )
-        )
-    return examples
+        out.add(row, position, text, prompt, content)
+    return out.examples
 
 
 def seeded_subset(examples: Sequence[Example], size: int | None, seed: int, salt: str) -> list[Example]:

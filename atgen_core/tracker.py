@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from atgen_core.components import Component
+from atgen_core.components.base import Component
 
 __all__ = ["TrackedRun", "Tracker"]
 

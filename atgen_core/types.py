@@ -8,9 +8,13 @@ plugin written against an older core keeps working.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic.json_schema import JsonDict, SkipJsonSchema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -127,16 +131,32 @@ class LabelledView:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Decoding settings. Greedy unless ``do_sample``; ``seed`` makes sampling reproducible."""
+_GENERATION_SCHEMA: JsonDict = {"description": "Decoding settings used for evaluation and for strategy signals."}
 
-    max_new_tokens: int = 64
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    batch_size: int = 16
-    seed: int = 0
+
+@pydantic_dataclass(
+    frozen=True, config=ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=_GENERATION_SCHEMA)
+)
+class GenerationSettings:
+    """Decoding settings used for evaluation and for strategy signals (the spec's ``model.generation``).
+
+    Greedy unless ``do_sample``. Every value is checked when the settings are made, in a spec or in code
+    (a ``pydantic.ValidationError`` names the field). ``seed`` makes sampling reproducible; it is not
+    part of a spec: the loop sets it from the spec's ``seed`` and the round.
+    """
+
+    max_new_tokens: Annotated[int, Field(ge=1, description="Maximum number of generated tokens per output.")] = 64
+    batch_size: Annotated[int, Field(ge=1, description="Prompts per generation batch (sorted by length).")] = 16
+    do_sample: Annotated[
+        bool, Field(description="Sample instead of greedy decoding (evaluation is greedy by default).")
+    ] = False
+    temperature: Annotated[float, Field(gt=0, description="Sampling temperature (only with do_sample).")] = 1.0
+    top_p: Annotated[float, Field(gt=0, le=1, description="Nucleus sampling mass (only with do_sample).")] = 1.0
+    seed: Annotated[SkipJsonSchema[int], Field(exclude=True, description="Seed of sampling (set by the loop).")] = 0
+
+    def with_seed(self, seed: int) -> GenerationSettings:
+        """These settings with ``seed`` (the loop's per-round seed)."""
+        return replace(self, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -209,17 +229,17 @@ class SamplingRequest:
 class Requirements:
     """What a strategy needs the loop to compute before ``select`` (each computed once per iteration).
 
+    Whether it needs labelled data is not a requirement but the strategy's ``cold_start`` flag.
+
     - ``generations``: one greedy output per candidate with token log-probs and entropies.
     - ``samples``: sampled outputs per candidate.
     - ``embeddings``: input embeddings of the candidates and of the labelled set (cached per run).
-    - ``labelled``: the strategy needs a non-empty labelled set (so it cannot pick the first batch).
     - ``model``: the strategy calls the model handle itself.
     """
 
     generations: bool = False
     samples: SamplingRequest | None = None
     embeddings: bool = False
-    labelled: bool = False
     model: bool = False
 
 

@@ -87,7 +87,7 @@ def calibrate(resolved: ResolvedSpec, embedder_spec: ResolvedSpec | None = None,
         try:
             ctx = ModelContext(model=spec.model, seed=spec.seed, run_dir=Path(tmp), cache_dir=cache)
             model, load = _timed(trainer.load, ctx, None)  # type: ignore[attr-defined]
-            settings = spec.model.generation.to_settings(seed=spec.seed)
+            settings = spec.model.generation.with_seed(spec.seed)
             outputs, gen = _timed(model.generate, [e.prompt for e in test], settings)
             metric_s = _metric_seconds(resolved, test, [o.text for o in outputs], Path(tmp))
             examples = [TrainExample(id=e.id, prompt=e.prompt, target=(e.references or (e.target,))[0] or "")

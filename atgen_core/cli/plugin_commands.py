@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from atgen_core.plugins import DISABLE_ENV
-from atgen_core.plugins import _describe_exception as describe_exception
+from atgen_core.plugins.manager import describe_exception
 from atgen_core.registry import CommandProvider, PluginFailure, Registry
 
 __all__ = ["add_plugin_commands"]

@@ -36,7 +36,7 @@ class EvaluationRoom:
                 return stored
         started = time.perf_counter()
         model = self.slot.for_round(run.rounds.plan(round_).evaluation)
-        settings = run.spec.model.generation.to_settings(seed=run.spec.seed)
+        settings = run.spec.model.generation.with_seed(run.spec.seed)
         predictions = [g.text for g in model.generate([e.prompt for e in run.test], settings, run.progress)]
         ctx = MetricContext(
             ids=[e.id for e in run.test],

@@ -30,7 +30,7 @@ class ScoringRequests:
             round=round_.index,
             ids=list(ids),
             prompts=list(prompts),
-            settings=run.spec.model.generation.to_settings(seed=run.spec.seed + round_.index),
+            settings=run.spec.model.generation.with_seed(run.spec.seed + round_.index),
             trainer_name=self.trainer.name,
             trainer_config=self.trainer.config.model_dump(mode="json"),
             model=run.spec.model,

@@ -65,7 +65,7 @@ class Selector:
         run, seed = self.run, self.run.spec.seed
         requirements = self.strategy.requirements()
         labelled = run.labelled()
-        if requirements.labelled and not labelled.examples:
+        if not self.strategy.cold_start and not labelled.examples:
             raise ComponentError(
                 f"strategy {self.strategy.name!r} needs labelled data but none exists yet (all labels "
                 "failed?); use a warm start"

@@ -63,8 +63,8 @@ class HADASStrategy(Strategy[HADASConfig]):
         self._cache: dict[bytes, np.ndarray] = {}
 
     def requirements(self) -> Requirements:
-        """Greedy generations of the candidates, and a non-empty labelled set."""
-        return Requirements(generations=True, labelled=True)
+        """Greedy generations of the candidates (a non-empty labelled set: ``cold_start`` is False)."""
+        return Requirements(generations=True)
 
     @property
     def detectors(self) -> list[Detector]:
