@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,11 @@ __all__ = ["LabelStudioError", "ProjectInfo", "Server", "TransientError", "healt
 
 class LabelStudioError(AtgenError):
     """Label Studio refused a request for a reason the user must fix (token, project, labelling config)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status of the refusal (0 when it was not an HTTP error)."""
 
 
 class TransientError(Exception):
@@ -81,7 +86,7 @@ class Server:
             if code == 429 or code >= 500:
                 raise TransientError(f"{what}: HTTP {code}") from None
             raise LabelStudioError(f"Label Studio at {self.url} could not {what}: HTTP {code}: "
-                                   f"{str(exc.body)[:300]}") from None
+                                   f"{str(exc.body)[:300]}", code) from None
         except (httpx.HTTPError, OSError) as exc:
             raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from None
 
@@ -91,7 +96,7 @@ class Server:
             found = _dump(self._call(f"open project {project}", self._client.projects.get, id=project))
         else:
             pager = self._call("list projects", self._client.projects.list, title=project, page_size=100)
-            same = [_dump(p) for p in pager if _dump(p).get("title") == project]
+            same = [p for p in self._iterate(pager) if p.get("title") == project]
             if same:
                 found = _dump(self._call(f"open project {project!r}", self._client.projects.get,
                                          id=min(int(p["id"]) for p in same)))
@@ -120,10 +125,11 @@ class Server:
                 out[str(key)] = int(task["id"])
         return out
 
-    def _iterate(self, pager: Iterator[Any]) -> Iterator[dict[str, Any]]:
+    def _iterate(self, pager: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        items = iter(pager)
         while True:
             try:
-                item = self._call("list tasks", next, pager)
+                item = self._call("list tasks", next, items)
             except StopIteration:
                 return
             yield _dump(item)
@@ -139,30 +145,18 @@ class Server:
         return ids
 
     def annotations(self, task_id: int) -> list[dict[str, Any]] | None:
-        """The annotations of a task (``None`` when the task was deleted)."""
-        from label_studio_sdk.core.api_error import ApiError
-
+        """The annotations of a task, skipped ones included (``None`` when the task was deleted)."""
         try:
-            found = self._call(f"read task {task_id}", self._client.annotations.list, id=task_id)
-        except LabelStudioError:
-            try:
-                self._client.tasks.get(id=str(task_id))
-            except ApiError as exc:
-                if exc.status_code == 404:
-                    return None
+            task = self._call(f"read task {task_id}", self._client.tasks.get, id=str(task_id))
+        except LabelStudioError as exc:
+            if exc.status == 404:
+                return None
             raise
-        return [_dump(a) for a in found]
+        return [_dump(a) for a in _dump(task).get("annotations") or []]
 
     def task_exists(self, task_id: int) -> bool:
-        """Whether the task is still in the project (deleted tasks are created again)."""
-        from label_studio_sdk.core.api_error import ApiError
-
+        """Whether the task is still in the project (a deleted task is created again)."""
         try:
-            self._client.tasks.get(id=str(task_id))
-        except ApiError as exc:
-            if exc.status_code == 404:
-                return False
-            return True
-        except Exception:  # noqa: BLE001 (network trouble: assume it is there; polling will tell)
-            return True
-        return True
+            return self.annotations(task_id) is not None
+        except TransientError:
+            return True  # polling will tell
