@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any, ClassVar
 
 from atgen_core import (
@@ -55,14 +55,24 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
         cfg = self.config
         problems: list[Problem] = []
         if not ctx.environ.get(cfg.token_env, "").strip():
-            problems.append(Problem(ctx.field("token_env"), f"environment variable {cfg.token_env} is not set",
-                                    hint=f"export your Label Studio access token (Account & Settings > Access "
-                                    f"Token) as {cfg.token_env}, or set token_env to the variable that holds it"))
+            problems.append(
+                Problem(
+                    ctx.field("token_env"),
+                    f"environment variable {cfg.token_env} is not set",
+                    hint=f"export your Label Studio access token (Account & Settings > Access "
+                    f"Token) as {cfg.token_env}, or set token_env to the variable that holds it",
+                )
+            )
         unreachable = health_problem(cfg.url, timeout=min(5.0, cfg.request_timeout_seconds))
         if unreachable is not None:
-            problems.append(Problem(ctx.field("url"), f"Label Studio is not reachable: {unreachable}",
-                                    hint="start the server (`label-studio start`) or set url to your team's "
-                                    "Label Studio address, e.g. https://labelstudio.example.org"))
+            problems.append(
+                Problem(
+                    ctx.field("url"),
+                    f"Label Studio is not reachable: {unreachable}",
+                    hint="start the server (`label-studio start`) or set url to your team's "
+                    "Label Studio address, e.g. https://labelstudio.example.org",
+                )
+            )
         return problems
 
     def annotate(self, items: Sequence[AnnotationItem], ctx: AnnotationContext) -> Iterator[AnnotationResult]:
@@ -71,8 +81,10 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
             return
         store = ctx.store
         if store is None:
-            raise AtgenError("the label-studio annotator needs the run store (AnnotationContext.store); run it "
-                             "through the atgen loop (`atgen run`, or Experiment.annotate() in Python)")
+            raise AtgenError(
+                "the label-studio annotator needs the run store (AnnotationContext.store); run it "
+                "through the atgen loop (`atgen run`, or Experiment.annotate() in Python)"
+            )
         cfg = self.config
         server = Server(cfg.url, read_token(cfg.token_env), cfg.request_timeout_seconds)
         guidelines = cfg.guidelines if cfg.guidelines is not None else ctx.guidelines
@@ -80,11 +92,20 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
             project = server.project(cfg.project, guidelines)
             tasks = self._tasks(server, project, store, items, ctx.iteration, guidelines)
         except TransientError as exc:
-            raise AtgenError(f"label-studio annotator: Label Studio at {cfg.url} is not reachable ({exc}); start "
-                             "it or fix url, then resume the run (`atgen run` again): tasks already created are "
-                             "reused") from None
-        log.info("round %d: %d task(s) in Label Studio project %r (id %d): %s/projects/%d", ctx.iteration,
-                 len(tasks), project.title, project.id, cfg.url, project.id)
+            raise AtgenError(
+                f"label-studio annotator: Label Studio at {cfg.url} is not reachable ({exc}); start "
+                "it or fix url, then resume the run (`atgen run` again): tasks already created are "
+                "reused"
+            ) from None
+        log.info(
+            "round %d: %d task(s) in Label Studio project %r (id %d): %s/projects/%d",
+            ctx.iteration,
+            len(tasks),
+            project.title,
+            project.id,
+            cfg.url,
+            project.id,
+        )
         results = self._poll(server, project, store, items, tasks, ctx.iteration)
         try:
             yield from ctx.progress(results, total=len(items), desc=f"Label Studio, round {ctx.iteration}")
@@ -93,8 +114,15 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
 
     # -- tasks ------------------------------------------------------------------------------------
 
-    def _tasks(self, server: Server, project: ProjectInfo, store: AnnotationStore, items: Sequence[AnnotationItem],
-               round_: int, guidelines: str | None) -> dict[str, int]:
+    def _tasks(
+        self,
+        server: Server,
+        project: ProjectInfo,
+        store: AnnotationStore,
+        items: Sequence[AnnotationItem],
+        round_: int,
+        guidelines: str | None,
+    ) -> dict[str, int]:
         """The task id of every item: reused when the store or the project has it, created otherwise."""
         ledger, run_uid = store.cache(TASKS_NAMESPACE), _run_uid(store)
         keys = {item.id: task_key(run_uid, round_, item.id) for item in items}
@@ -123,8 +151,9 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
             log.info("round %d: reusing %d Label Studio task(s) created before; %d new", round_, reused, len(todo))
         return tasks
 
-    def _task(self, project: ProjectInfo, item: AnnotationItem, key: str, guidelines: str | None,
-              round_: int) -> dict[str, Any]:
+    def _task(
+        self, project: ProjectInfo, item: AnnotationItem, key: str, guidelines: str | None, round_: int
+    ) -> dict[str, Any]:
         task: dict[str, Any] = {"data": task_data(key, item.example.input, guidelines)}
         if self.config.send_draft and item.draft and item.draft.strip():
             task["predictions"] = [prediction(project.controls, item.draft, round_)]
@@ -132,8 +161,15 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
 
     # -- answers ----------------------------------------------------------------------------------
 
-    def _poll(self, server: Server, project: ProjectInfo, store: AnnotationStore, items: Sequence[AnnotationItem],
-              tasks: dict[str, int], round_: int) -> Iterator[AnnotationResult]:
+    def _poll(
+        self,
+        server: Server,
+        project: ProjectInfo,
+        store: AnnotationStore,
+        items: Sequence[AnnotationItem],
+        tasks: dict[str, int],
+        round_: int,
+    ) -> Generator[AnnotationResult, None, None]:
         """Yield each item's result as it arrives, polling with a growing wait while nothing new comes."""
         cfg = self.config
         drafts = {item.id: item.draft for item in items}
@@ -146,8 +182,7 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
                 try:
                     annotations = server.annotations(tasks[id_])
                 except TransientError as exc:
-                    log.warning("round %d: Label Studio did not answer (%s); trying again in %.0f s", round_, exc,
-                                wait)
+                    log.warning("round %d: Label Studio did not answer (%s); trying again in %.0f s", round_, exc, wait)
                     break
                 result = self._result(id_, tasks[id_], project, annotations, drafts.get(id_))
                 if result is None:
@@ -168,31 +203,38 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
             if not arrived:
                 wait = min(wait * 1.5, cfg.max_poll_interval_seconds)
 
-    def _result(self, id_: str, task_id: int, project: ProjectInfo, annotations: list[dict[str, Any]] | None,
-                draft: str | None) -> AnnotationResult | None:
+    def _result(
+        self, id_: str, task_id: int, project: ProjectInfo, annotations: list[dict[str, Any]] | None, draft: str | None
+    ) -> AnnotationResult | None:
         """The result of one task, or ``None`` while it has no answer atgen takes."""
         where = {"project": project.id, "task": task_id}
         if annotations is None:
-            return AnnotationResult(id_, "failed", error="the task was deleted in Label Studio",
-                                    meta={"label_studio": where})
+            return AnnotationResult(
+                id_, "failed", error="the task was deleted in Label Studio", meta={"label_studio": where}
+            )
         answer: Answer = latest_answer(annotations, project.controls.from_name)
         if answer.status == "pending" or (answer.status == "skipped" and self.config.on_skip == "wait"):
             return None
         meta: dict[str, Any] = {"label_studio": {**where, "annotation": answer.annotation_id}, "by": answer.by}
         if answer.status == "skipped":
-            return AnnotationResult(id_, "skipped", seconds=answer.seconds, meta=meta,
-                                    error="skipped in Label Studio")
+            return AnnotationResult(id_, "skipped", seconds=answer.seconds, meta=meta, error="skipped in Label Studio")
         meta["draft"] = "none" if not draft else "kept" if answer.text == draft.strip() else "edited"
         return AnnotationResult(id_, "ok", answer.text, seconds=answer.seconds, meta=meta)
 
-    def _time_out(self, store: AnnotationStore, project: ProjectInfo, tasks: dict[str, int], pending: list[str],
-                  round_: int) -> Iterator[AnnotationResult]:
-        log.warning("round %d: %d task(s) unanswered after %g s: recorded as skipped (they stay in the project)",
-                    round_, len(pending), self.config.timeout_seconds or 0)
+    def _time_out(
+        self, store: AnnotationStore, project: ProjectInfo, tasks: dict[str, int], pending: list[str], round_: int
+    ) -> Iterator[AnnotationResult]:
+        log.warning(
+            "round %d: %d task(s) unanswered after %g s: recorded as skipped (they stay in the project)",
+            round_,
+            len(pending),
+            self.config.timeout_seconds or 0,
+        )
         for id_ in pending:
             meta = {"label_studio": {"project": project.id, "task": tasks[id_]}, "timeout": True}
-            result = AnnotationResult(id_, "skipped", error=f"no answer within {self.config.timeout_seconds:g} s",
-                                      meta=meta)
+            result = AnnotationResult(
+                id_, "skipped", error=f"no answer within {self.config.timeout_seconds:g} s", meta=meta
+            )
             yield _stored(store, round_, result, self.name)
 
 

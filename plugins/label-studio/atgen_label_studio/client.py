@@ -35,7 +35,7 @@ class TransientError(Exception):
 def health_problem(url: str, timeout: float = 5.0) -> str | None:
     """Why ``url`` is not a reachable Label Studio server (``None`` when ``/health`` answers)."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:  # noqa: S310 (http(s) only)
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
             if response.status == 200:
                 return None
             return f"{url}/health answered HTTP {response.status}"
@@ -82,11 +82,13 @@ class Server:
             if code in (401, 403):
                 raise LabelStudioError(
                     f"Label Studio at {self.url} refused the token while trying to {what} (HTTP {code}): check "
-                    "that the token variable holds a valid access token of a user of that server") from None
+                    "that the token variable holds a valid access token of a user of that server"
+                ) from None
             if code == 429 or code >= 500:
                 raise TransientError(f"{what}: HTTP {code}") from None
-            raise LabelStudioError(f"Label Studio at {self.url} could not {what}: HTTP {code}: "
-                                   f"{str(exc.body)[:300]}", code) from None
+            raise LabelStudioError(
+                f"Label Studio at {self.url} could not {what}: HTTP {code}: {str(exc.body)[:300]}", code
+            ) from None
         except (httpx.HTTPError, OSError) as exc:
             raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from None
 
@@ -98,20 +100,31 @@ class Server:
             pager = self._call("list projects", self._client.projects.list, title=project, page_size=100)
             same = [p for p in self._iterate(pager) if p.get("title") == project]
             if same:
-                found = _dump(self._call(f"open project {project!r}", self._client.projects.get,
-                                         id=min(int(p["id"]) for p in same)))
+                found = _dump(
+                    self._call(
+                        f"open project {project!r}", self._client.projects.get, id=min(int(p["id"]) for p in same)
+                    )
+                )
             else:
-                created = self._call(f"create project {project!r}", self._client.projects.create, title=project,
-                                     label_config=label_config(), expert_instruction=guidelines or "",
-                                     show_instruction=bool(guidelines), show_skip_button=True)
-                found = _dump(self._call(f"open project {project!r}", self._client.projects.get,
-                                         id=int(_dump(created)["id"])))
+                created = self._call(
+                    f"create project {project!r}",
+                    self._client.projects.create,
+                    title=project,
+                    label_config=label_config(),
+                    expert_instruction=guidelines or "",
+                    show_instruction=bool(guidelines),
+                    show_skip_button=True,
+                )
+                found = _dump(
+                    self._call(f"open project {project!r}", self._client.projects.get, id=int(_dump(created)["id"]))
+                )
         controls = controls_of(found.get("parsed_label_config"))
         if controls is None:
             raise LabelStudioError(
                 f"Label Studio project {found.get('title')!r} (id {found.get('id')}) has no TextArea in its "
                 "labelling config: atgen needs one to receive free-text answers (and a Text showing $input); "
-                "give a new project title to let atgen create one")
+                "give a new project title to let atgen create one"
+            )
         return ProjectInfo(int(found["id"]), str(found.get("title") or ""), controls)
 
     def task_ids_by_key(self, project: int, keys: set[str]) -> dict[str, int]:
@@ -136,12 +149,19 @@ class Server:
 
     def import_tasks(self, project: int, tasks: Sequence[Mapping[str, Any]]) -> list[int]:
         """Create ``tasks`` (data and predictions) in one request; their ids, in order."""
-        response = self._call(f"import {len(tasks)} task(s)", self._client.projects.import_tasks, project,
-                              request=list(tasks), return_task_ids=True)
+        response = self._call(
+            f"import {len(tasks)} task(s)",
+            self._client.projects.import_tasks,
+            project,
+            request=list(tasks),
+            return_task_ids=True,
+        )
         ids = [int(i) for i in _dump(response).get("task_ids") or []]
         if len(ids) != len(tasks):
-            raise LabelStudioError(f"Label Studio at {self.url} created {len(ids)} task(s) for {len(tasks)} sent; "
-                                   "check the project's labelling config uses $input")
+            raise LabelStudioError(
+                f"Label Studio at {self.url} created {len(ids)} task(s) for {len(tasks)} sent; "
+                "check the project's labelling config uses $input"
+            )
         return ids
 
     def annotations(self, task_id: int) -> list[dict[str, Any]] | None:

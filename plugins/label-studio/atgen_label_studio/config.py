@@ -32,27 +32,46 @@ class LabelStudioConfig(PluginConfig):
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    url: str = Field("http://localhost:8080", description="Base URL of the Label Studio server (scheme, host, "
-                     "port; no /api suffix).")
-    project: int | str = Field(..., description="The project: its numeric id (must exist), or its title (created "
-                               "with a text-generation labelling config when no project has that title).")
-    token_env: str = Field("LABEL_STUDIO_API_KEY", description="NAME of the environment variable that holds the "
-                           "Label Studio access token (Account & Settings > Access Token). The token itself is "
-                           "never accepted in the spec.")
-    guidelines: str | None = Field(None, description="Instructions shown with every task (default: the spec's "
-                                   "annotation guidelines, when set).")
-    send_draft: bool = Field(True, description="Attach the current model's output to each task as a prediction "
-                             "(a pre-annotation the annotator can accept or edit).")
-    on_skip: Literal["skip", "wait"] = Field("skip", description="A task skipped (cancelled) in Label Studio: "
-                                             "'skip' records it as skipped (not labelled; it stays in the pool "
-                                             "and may be selected again), 'wait' keeps waiting for another "
-                                             "annotator to submit an answer.")
+    url: str = Field(
+        "http://localhost:8080", description="Base URL of the Label Studio server (scheme, host, port; no /api suffix)."
+    )
+    project: int | str = Field(
+        ...,
+        description="The project: its numeric id (must exist), or its title (created "
+        "with a text-generation labelling config when no project has that title).",
+    )
+    token_env: str = Field(
+        "LABEL_STUDIO_API_KEY",
+        description="NAME of the environment variable that holds the "
+        "Label Studio access token (Account & Settings > Access Token). The token itself is "
+        "never accepted in the spec.",
+    )
+    guidelines: str | None = Field(
+        None, description="Instructions shown with every task (default: the spec's annotation guidelines, when set)."
+    )
+    send_draft: bool = Field(
+        True,
+        description="Attach the current model's output to each task as a prediction "
+        "(a pre-annotation the annotator can accept or edit).",
+    )
+    on_skip: Literal["skip", "wait"] = Field(
+        "skip",
+        description="A task skipped (cancelled) in Label Studio: "
+        "'skip' records it as skipped (not labelled; it stays in the pool "
+        "and may be selected again), 'wait' keeps waiting for another "
+        "annotator to submit an answer.",
+    )
     poll_interval_seconds: float = Field(2.0, gt=0, le=3600, description="First wait between two polls.")
-    max_poll_interval_seconds: float = Field(30.0, gt=0, le=3600, description="The wait grows by half after "
-                                             "every poll that brings nothing new, up to this.")
-    timeout_seconds: float | None = Field(None, gt=0, description="Stop waiting for a round after this many "
-                                          "seconds; unanswered tasks are recorded as skipped (their tasks stay "
-                                          "in the project). None: wait until every task is answered.")
+    max_poll_interval_seconds: float = Field(
+        30.0, gt=0, le=3600, description="The wait grows by half after every poll that brings nothing new, up to this."
+    )
+    timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Stop waiting for a round after this many "
+        "seconds; unanswered tasks are recorded as skipped (their tasks stay "
+        "in the project). None: wait until every task is answered.",
+    )
     request_timeout_seconds: float = Field(30.0, gt=0, le=600, description="Timeout of one HTTP request.")
 
     @model_validator(mode="before")
@@ -61,24 +80,27 @@ class LabelStudioConfig(PluginConfig):
         if isinstance(data, Mapping):
             secret = sorted(k for k in data if isinstance(k, str) and k.lower() in _SECRET_KEYS)
             if secret:
-                raise ValueError(f"{secret[0]!r} is not accepted in the spec: export the token in an environment "
-                                 "variable and give its NAME as token_env (default LABEL_STUDIO_API_KEY)")
+                raise ValueError(
+                    f"{secret[0]!r} is not accepted in the spec: export the token in an environment "
+                    "variable and give its NAME as token_env (default LABEL_STUDIO_API_KEY)"
+                )
         return data
 
     @field_validator("token_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
         if not _ENV_NAME.match(value):
-            raise ValueError("token_env must be the NAME of an environment variable (upper-case letters, digits and "
-                             "'_', e.g. LABEL_STUDIO_API_KEY), not the token itself")
+            raise ValueError(
+                "token_env must be the NAME of an environment variable (upper-case letters, digits and "
+                "'_', e.g. LABEL_STUDIO_API_KEY), not the token itself"
+            )
         return value
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must start with http:// or https:// followed by the host, e.g. "
-                             "http://localhost:8080")
+            raise ValueError("url must start with http:// or https:// followed by the host, e.g. http://localhost:8080")
         return value.rstrip("/").removesuffix("/api")
 
     @field_validator("project")
@@ -98,5 +120,6 @@ def read_token(env_name: str, environ: Mapping[str, str] | None = None) -> str:
         raise MissingTokenError(
             f"label-studio annotator: environment variable {env_name} is not set: export your Label Studio access "
             f"token as {env_name} (Label Studio: Account & Settings > Access Token), or set token_env to the name "
-            "of the variable that holds it")
+            "of the variable that holds it"
+        )
     return value

@@ -14,20 +14,32 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from xml.sax.saxutils import quoteattr
 
-__all__ = ["KEY_FIELD", "Answer", "Controls", "controls_of", "label_config", "latest_answer", "prediction",
-           "task_data", "task_key"]
+__all__ = [
+    "KEY_FIELD",
+    "Answer",
+    "Controls",
+    "controls_of",
+    "label_config",
+    "latest_answer",
+    "prediction",
+    "task_data",
+    "task_key",
+]
 
 KEY_FIELD = "atgen_key"
 
 
 def label_config(with_guidelines: bool = True) -> str:
     """The labelling config of a project atgen creates: guidelines, the input, and a text area for the answer."""
-    guidelines = ('  <Header value="Guidelines"/>\n  <Text name="guidelines" value="$guidelines"/>\n'
-                  if with_guidelines else "")
-    return ("<View>\n" + guidelines + '  <Header value="Input"/>\n  <Text name="input" value="$input"/>\n'
-            '  <Header value="Your answer (the model\'s draft is pre-filled when there is one)"/>\n'
-            '  <TextArea name="answer" toName="input" rows="6" editable="true" maxSubmissions="1" '
-            f'required="true" placeholder={quoteattr("Type the label")}/>\n</View>\n')
+    guidelines = (
+        '  <Header value="Guidelines"/>\n  <Text name="guidelines" value="$guidelines"/>\n' if with_guidelines else ""
+    )
+    return (
+        "<View>\n" + guidelines + '  <Header value="Input"/>\n  <Text name="input" value="$input"/>\n'
+        '  <Header value="Your answer (the model\'s draft is pre-filled when there is one)"/>\n'
+        '  <TextArea name="answer" toName="input" rows="6" editable="true" maxSubmissions="1" '
+        f'required="true" placeholder={quoteattr("Type the label")}/>\n</View>\n'
+    )
 
 
 @dataclass(frozen=True)
@@ -60,9 +72,17 @@ def task_data(key: str, text: str, guidelines: str | None) -> dict[str, Any]:
 
 def prediction(controls: Controls, draft: str, round_: int) -> dict[str, Any]:
     """A pre-annotation of the text area with the model's draft."""
-    return {"model_version": f"atgen-round-{round_}", "result": [{
-        "from_name": controls.from_name, "to_name": controls.to_name, "type": "textarea",
-        "value": {"text": [draft]}}]}
+    return {
+        "model_version": f"atgen-round-{round_}",
+        "result": [
+            {
+                "from_name": controls.from_name,
+                "to_name": controls.to_name,
+                "type": "textarea",
+                "value": {"text": [draft]},
+            }
+        ],
+    }
 
 
 @dataclass(frozen=True)

@@ -75,16 +75,33 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
         return
     exe = _executable()
     if exe is None:
-        pytest.skip("no label-studio executable: set ATGEN_LABEL_STUDIO_BIN, or create .venv-ls "
-                    "(python -m venv .venv-ls && .venv-ls/bin/pip install label-studio)")
+        pytest.skip(
+            "no label-studio executable: set ATGEN_LABEL_STUDIO_BIN, or create .venv-ls "
+            "(python -m venv .venv-ls && .venv-ls/bin/pip install label-studio)"
+        )
     data = tmp_path_factory.mktemp("label-studio-data")
     port, token = _free_port(), secrets.token_hex(20)
     url = f"http://127.0.0.1:{port}"
     log = (data / "server.log").open("wb")
     env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true"}
-    command = [exe, "start", "--no-browser", "--data-dir", str(data), "--internal-host", "127.0.0.1",
-               "--port", str(port), "--username", "atgen-test@example.com", "--password", secrets.token_hex(12),
-               "--user-token", token, "--enable-legacy-api-token"]
+    command = [
+        exe,
+        "start",
+        "--no-browser",
+        "--data-dir",
+        str(data),
+        "--internal-host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--username",
+        "atgen-test@example.com",
+        "--password",
+        secrets.token_hex(12),
+        "--user-token",
+        token,
+        "--enable-legacy-api-token",
+    ]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT
@@ -107,8 +124,10 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
 
 def make_examples(n: int) -> list[Example]:
     """``n`` examples ``ex-0`` ... with distinct inputs."""
-    return [Example(id=f"ex-{i}", input=f"Summarise item number {i}.", prompt=f"Summarise item number {i}.")
-            for i in range(n)]
+    return [
+        Example(id=f"ex-{i}", input=f"Summarise item number {i}.", prompt=f"Summarise item number {i}.")
+        for i in range(n)
+    ]
 
 
 def make_run(run_dir: Path, n: int = 4) -> RunStore:

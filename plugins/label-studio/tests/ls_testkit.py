@@ -7,12 +7,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from atgen_label_studio.annotator import LabelStudioAnnotator
 from label_studio_sdk import LabelStudio
 
 from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult
 from atgen_core.annotation import RunAnnotationStore
 from atgen_core.store import RunStore
-from atgen_label_studio.annotator import LabelStudioAnnotator
 
 
 def _dump(value: Any) -> dict[str, Any]:
@@ -37,8 +37,9 @@ class Person:
         tasks = [_dump(t) for t in self.client.tasks.list(project=pid, fields="all")]
         return sorted(tasks, key=lambda t: int(t["id"]))
 
-    def wait_tasks(self, title: str, n: int, timeout: float = 60.0,
-                   work: Annotating | None = None) -> list[dict[str, Any]]:
+    def wait_tasks(
+        self, title: str, n: int, timeout: float = 60.0, work: Annotating | None = None
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             if work is not None and work.error is not None:
@@ -67,8 +68,14 @@ def item_id(task: dict[str, Any]) -> str:
 class Annotating(threading.Thread):
     """Runs the annotator on a round in a thread, committing results like the loop does."""
 
-    def __init__(self, annotator: LabelStudioAnnotator, store: RunStore, items: Sequence[AnnotationItem],
-                 round_: int = 0, guidelines: str | None = None) -> None:
+    def __init__(
+        self,
+        annotator: LabelStudioAnnotator,
+        store: RunStore,
+        items: Sequence[AnnotationItem],
+        round_: int = 0,
+        guidelines: str | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.annotator, self.store, self.items, self.round = annotator, store, items, round_
         self.guidelines = guidelines
@@ -76,8 +83,7 @@ class Annotating(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        ctx = AnnotationContext(iteration=self.round, store=RunAnnotationStore(self.store),
-                                guidelines=self.guidelines)
+        ctx = AnnotationContext(iteration=self.round, store=RunAnnotationStore(self.store), guidelines=self.guidelines)
         try:
             for result in self.annotator.annotate(self.items, ctx):
                 self.store.record_result(self.round, result, self.annotator.name)

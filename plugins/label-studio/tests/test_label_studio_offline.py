@@ -11,16 +11,16 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from atgen_label_studio import hooks
+from atgen_label_studio.annotator import LabelStudioAnnotator
+from atgen_label_studio.config import LabelStudioConfig, MissingTokenError, read_token
+from atgen_label_studio.tasks import Controls, controls_of, latest_answer, prediction
 from pydantic import ValidationError
 
 from atgen_core import Annotator
 from atgen_core.components import PreflightContext
 from atgen_core.spec import ModelSpec
 from atgen_core.testing import check_component, check_light_import
-from atgen_label_studio import hooks
-from atgen_label_studio.annotator import LabelStudioAnnotator
-from atgen_label_studio.config import LabelStudioConfig, MissingTokenError, read_token
-from atgen_label_studio.tasks import Controls, controls_of, latest_answer, prediction
 
 SECRET = "tok-0123456789abcdef-secret"
 
@@ -68,27 +68,46 @@ def test_preflight_names_the_unset_variable_and_the_unreachable_server() -> None
     problems = {p.path: p.render() for p in annotator.preflight(ctx)}
     assert set(problems) == {"annotator.config.token_env", "annotator.config.url"}
     assert "MY_LS_TOKEN is not set" in problems["annotator.config.token_env"]
-    assert f"cannot reach {url}" in problems["annotator.config.url"] and "label-studio start" in problems[
-        "annotator.config.url"]
+    assert (
+        f"cannot reach {url}" in problems["annotator.config.url"]
+        and "label-studio start" in problems["annotator.config.url"]
+    )
 
 
 def test_atgen_validate_exits_2_without_echoing_the_token(tmp_path: Path) -> None:
-    spec = {"name": "ls", "data": {"source": {"name": "reasoning-gym", "config": {"dataset": "sentence_reordering",
-                                                                                  "size": 40}}, "test_size": 10},
-            "annotator": {"name": "label-studio", "config": {"url": closed_port_url(), "project": "p"}},
-            "strategy": "random", "trainer": "lora", "output_dir": str(tmp_path / "run")}
+    spec = {
+        "name": "ls",
+        "data": {
+            "source": {"name": "reasoning-gym", "config": {"dataset": "sentence_reordering", "size": 40}},
+            "test_size": 10,
+        },
+        "annotator": {"name": "label-studio", "config": {"url": closed_port_url(), "project": "p"}},
+        "strategy": "random",
+        "trainer": "lora",
+        "output_dir": str(tmp_path / "run"),
+    }
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))
     env = {k: v for k, v in os.environ.items() if k != "LABEL_STUDIO_API_KEY"}
-    proc = subprocess.run([sys.executable, "-m", "atgen_core", "validate", str(path)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "atgen_core", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
     assert "annotator.config.token_env" in out and "LABEL_STUDIO_API_KEY is not set" in out
     assert "annotator.config.url" in out and "Traceback" not in out
     env["LABEL_STUDIO_API_KEY"] = SECRET
-    proc = subprocess.run([sys.executable, "-m", "atgen_core", "validate", str(path)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "atgen_core", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2 and "token_env" not in out and "annotator.config.url" in out, out
     assert SECRET not in out
@@ -99,11 +118,22 @@ def test_answers_are_read_from_the_latest_annotation() -> None:
         return [{"from_name": "answer", "to_name": "input", "type": "textarea", "value": {"text": [text]}}]
 
     older = {"id": 1, "updated_at": "2026-01-01T10:00:00Z", "result": area("old"), "was_cancelled": False}
-    newer = {"id": 2, "updated_at": "2026-01-01T11:00:00Z", "result": area("new"), "was_cancelled": False,
-             "completed_by": {"id": 7, "email": "ann@example.org"}, "lead_time": 12.5}
+    newer = {
+        "id": 2,
+        "updated_at": "2026-01-01T11:00:00Z",
+        "result": area("new"),
+        "was_cancelled": False,
+        "completed_by": {"id": 7, "email": "ann@example.org"},
+        "lead_time": 12.5,
+    }
     answer = latest_answer([older, newer], "answer")
     assert (answer.status, answer.text, answer.by, answer.seconds, answer.annotation_id) == (
-        "ok", "new", "ann@example.org", 12.5, 2)
+        "ok",
+        "new",
+        "ann@example.org",
+        12.5,
+        2,
+    )
     skipped = {"id": 3, "updated_at": "2026-01-01T12:00:00Z", "result": [], "was_cancelled": True}
     assert latest_answer([older, skipped], "answer").status == "skipped"
     assert latest_answer([{**older, "result": area("   ")}], "answer").status == "skipped"
@@ -117,5 +147,6 @@ def test_the_draft_is_a_prediction_of_the_projects_text_area() -> None:
     assert controls_of({"choice": {"type": "Choices", "to_name": ["doc"]}}) is None
     pred = prediction(controls, "the draft", 2)
     assert pred["model_version"] == "atgen-round-2"
-    assert pred["result"] == [{"from_name": "reply", "to_name": "doc", "type": "textarea",
-                               "value": {"text": ["the draft"]}}]
+    assert pred["result"] == [
+        {"from_name": "reply", "to_name": "doc", "type": "textarea", "value": {"text": ["the draft"]}}
+    ]

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from atgen_label_studio.annotator import LabelStudioAnnotator
+from atgen_label_studio.config import LabelStudioConfig
 from conftest import LabelStudio, make_run
 from ls_testkit import Annotating, Person, item_id
 
 from atgen_core import AnnotationItem
 from atgen_core.annotation import RunAnnotationStore
 from atgen_core.store import RunStore
-from atgen_label_studio.annotator import LabelStudioAnnotator
-from atgen_label_studio.config import LabelStudioConfig
 
 GUIDELINES = "Write a one-line summary."
 
@@ -33,8 +33,13 @@ def env_token(label_studio: LabelStudio, monkeypatch: pytest.MonkeyPatch) -> Lab
 
 
 def annotator(server: LabelStudio, title: str, **options: Any) -> LabelStudioAnnotator:
-    config = {"url": server.url, "project": title, "poll_interval_seconds": 0.2, "max_poll_interval_seconds": 1.0,
-              **options}
+    config = {
+        "url": server.url,
+        "project": title,
+        "poll_interval_seconds": 0.2,
+        "max_poll_interval_seconds": 1.0,
+        **options,
+    }
     return LabelStudioAnnotator(LabelStudioConfig(**config))
 
 
@@ -128,8 +133,12 @@ def test_kill_9_mid_round_then_resume_creates_no_duplicate(env_token: LabelStudi
     person = Person(env_token.url, env_token.token)
     run_dir = tmp_path / "run"
     make_run(run_dir).close()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(run_dir), env_token.url, title],
-                             env={**os.environ}, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(run_dir), env_token.url, title],
+        env={**os.environ},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         tasks = person.wait_tasks(title, 4)
         early = {item_id(t): f"early {item_id(t)}" for t in tasks[:2]}
