@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from atgen_core import PluginConfig
 from atgen_core.errors import AtgenError
@@ -86,31 +86,26 @@ class LabelStudioConfig(PluginConfig):
                 )
         return data
 
-    @field_validator("token_env")
+    @field_validator("token_env", "url", "project")
     @classmethod
-    def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
-            raise ValueError(
-                "token_env must be the NAME of an environment variable (upper-case letters, digits and "
-                "'_', e.g. LABEL_STUDIO_API_KEY), not the token itself"
-            )
-        return value
+    def _field_rules(cls, value: Any, info: ValidationInfo) -> Any:
+        """``token_env`` is a variable NAME, ``url`` an http(s) address, ``project`` an id or a title."""
+        bad = {
+            "token_env": not _ENV_NAME.match(str(value)),
+            "url": not re.match(r"^https?://[^/\s]+", str(value)),
+            "project": (isinstance(value, str) and not value.strip()) or (isinstance(value, int) and value < 1),
+        }
+        if bad[str(info.field_name)]:
+            raise ValueError(_RULES[str(info.field_name)])
+        return value.rstrip("/").removesuffix("/api") if info.field_name == "url" else value
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must start with http:// or https:// followed by the host, e.g. http://localhost:8080")
-        return value.rstrip("/").removesuffix("/api")
 
-    @field_validator("project")
-    @classmethod
-    def _project(cls, value: int | str) -> int | str:
-        if isinstance(value, str) and not value.strip():
-            raise ValueError("project must be a project id or a non-empty title")
-        if isinstance(value, int) and value < 1:
-            raise ValueError("project ids start at 1")
-        return value
+_RULES = {
+    "token_env": "token_env must be the NAME of an environment variable (upper-case letters, digits and '_', e.g. "
+    "LABEL_STUDIO_API_KEY), not the token itself",
+    "url": "url must start with http:// or https:// followed by the host, e.g. http://localhost:8080",
+    "project": "project must be a project id (1 or more) or a non-empty title",
+}
 
 
 def read_token(env_name: str, environ: Mapping[str, str] | None = None) -> str:

@@ -74,6 +74,13 @@ def test_preflight_names_the_unset_variable_and_the_unreachable_server() -> None
     )
 
 
+def validate(spec: Path, env: dict[str, str]) -> tuple[int, str]:
+    """``atgen validate SPEC``: its exit code and output."""
+    cmd = [sys.executable, "-m", "atgen_core", "validate", str(spec)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
 def test_atgen_validate_exits_2_without_echoing_the_token(tmp_path: Path) -> None:
     spec = {
         "name": "ls",
@@ -89,27 +96,13 @@ def test_atgen_validate_exits_2_without_echoing_the_token(tmp_path: Path) -> Non
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))
     env = {k: v for k, v in os.environ.items() if k != "LABEL_STUDIO_API_KEY"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "atgen_core", "validate", str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2, out
+    code, out = validate(path, env)
+    assert code == 2, out
     assert "annotator.config.token_env" in out and "LABEL_STUDIO_API_KEY is not set" in out
     assert "annotator.config.url" in out and "Traceback" not in out
     env["LABEL_STUDIO_API_KEY"] = SECRET
-    proc = subprocess.run(
-        [sys.executable, "-m", "atgen_core", "validate", str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2 and "token_env" not in out and "annotator.config.url" in out, out
+    code, out = validate(path, env)
+    assert code == 2 and "token_env" not in out and "annotator.config.url" in out, out
     assert SECRET not in out
 
 
