@@ -141,6 +141,13 @@ def make_run(run_dir: Path, n: int = 4) -> RunStore:
 
 
 @pytest.fixture
+def env_token(label_studio: LabelStudio, monkeypatch: pytest.MonkeyPatch) -> LabelStudio:
+    """The server, with its token exported as LABEL_STUDIO_API_KEY."""
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    return label_studio
+
+
+@pytest.fixture
 def run_store(tmp_path: Path) -> Iterator[RunStore]:
     """A run store with round 0 selecting ex-0 .. ex-3."""
     store = make_run(tmp_path / "run")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from atgen_label_studio.annotator import LabelStudioAnnotator
+from atgen_label_studio.config import LabelStudioConfig
 from label_studio_sdk import LabelStudio
 
 from atgen_core import AnnotationContext, AnnotationItem, AnnotationResult
@@ -56,6 +57,19 @@ class Person:
 
     def skip(self, task: dict[str, Any]) -> None:
         self.client.annotations.create(id=int(task["id"]), result=[], was_cancelled=True)
+
+
+def annotator(url: str, title: str, **options: Any) -> LabelStudioAnnotator:
+    """The annotator on project ``title`` of the server at ``url``, polling fast."""
+    config = {"url": url, "project": title, "poll_interval_seconds": 0.2, "max_poll_interval_seconds": 1.0}
+    return LabelStudioAnnotator(LabelStudioConfig(**{**config, **options}))
+
+
+def items_of(store: RunStore, ids: list[str] | None = None) -> list[AnnotationItem]:
+    """The items of round 0 (or of ``ids``), each with the draft ``draft of <id>``."""
+    ids = ids if ids is not None else list(store.selection(0) or [])
+    examples = RunAnnotationStore(store).examples(ids)
+    return [AnnotationItem(examples[i], draft=f"draft of {i}") for i in ids]
 
 
 def item_id(task: dict[str, Any]) -> str:

@@ -11,42 +11,14 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-import pytest
-from atgen_label_studio.annotator import LabelStudioAnnotator
-from atgen_label_studio.config import LabelStudioConfig
 from conftest import LabelStudio, make_run
-from ls_testkit import Annotating, Person, item_id
+from ls_testkit import Annotating, Person, annotator, item_id, items_of
 
-from atgen_core import AnnotationItem
 from atgen_core.annotation import RunAnnotationStore
 from atgen_core.store import RunStore
 
 GUIDELINES = "Write a one-line summary."
-
-
-@pytest.fixture
-def env_token(label_studio: LabelStudio, monkeypatch: pytest.MonkeyPatch) -> LabelStudio:
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
-    return label_studio
-
-
-def annotator(server: LabelStudio, title: str, **options: Any) -> LabelStudioAnnotator:
-    config = {
-        "url": server.url,
-        "project": title,
-        "poll_interval_seconds": 0.2,
-        "max_poll_interval_seconds": 1.0,
-        **options,
-    }
-    return LabelStudioAnnotator(LabelStudioConfig(**config))
-
-
-def items_of(store: RunStore, ids: list[str] | None = None) -> list[AnnotationItem]:
-    ids = ids if ids is not None else list(store.selection(0) or [])
-    examples = RunAnnotationStore(store).examples(ids)
-    return [AnnotationItem(examples[i], draft=f"draft of {i}") for i in ids]
 
 
 def labels(store: RunStore) -> dict[str, str]:
@@ -56,7 +28,7 @@ def labels(store: RunStore) -> dict[str, str]:
 def test_a_round_annotated_in_label_studio(env_token: LabelStudio, run_store: RunStore) -> None:
     title = f"atgen-e2e-{uuid.uuid4().hex[:8]}"
     person = Person(env_token.url, env_token.token)
-    work = Annotating(annotator(env_token, title), run_store, items_of(run_store), guidelines=GUIDELINES)
+    work = Annotating(annotator(env_token.url, title), run_store, items_of(run_store), guidelines=GUIDELINES)
     work.start()
     tasks = person.wait_tasks(title, 4, work=work)
     assert {item_id(t) for t in tasks} == {"ex-0", "ex-1", "ex-2", "ex-3"}
@@ -80,7 +52,7 @@ def test_a_round_annotated_in_label_studio(env_token: LabelStudio, run_store: Ru
 def test_skipped_tasks_are_reported_not_labelled(env_token: LabelStudio, run_store: RunStore) -> None:
     title = f"atgen-skip-{uuid.uuid4().hex[:8]}"
     person = Person(env_token.url, env_token.token)
-    work = Annotating(annotator(env_token, title), run_store, items_of(run_store, ["ex-0", "ex-1"]))
+    work = Annotating(annotator(env_token.url, title), run_store, items_of(run_store, ["ex-0", "ex-1"]))
     work.start()
     first, second = person.wait_tasks(title, 2, work=work)
     person.skip(first)
@@ -95,7 +67,7 @@ def test_skipped_tasks_are_reported_not_labelled(env_token: LabelStudio, run_sto
 def test_on_skip_wait_keeps_waiting_for_a_real_answer(env_token: LabelStudio, run_store: RunStore) -> None:
     title = f"atgen-wait-{uuid.uuid4().hex[:8]}"
     person = Person(env_token.url, env_token.token)
-    work = Annotating(annotator(env_token, title, on_skip="wait"), run_store, items_of(run_store, ["ex-2"]))
+    work = Annotating(annotator(env_token.url, title, on_skip="wait"), run_store, items_of(run_store, ["ex-2"]))
     work.start()
     [task] = person.wait_tasks(title, 1, work=work)
     person.skip(task)
@@ -158,7 +130,7 @@ def test_kill_9_mid_round_then_resume_creates_no_duplicate(env_token: LabelStudi
         ledger = store.cache("label-studio:tasks")
         lost = next(t["data"]["atgen_key"] for t in tasks if item_id(t) == pending[0])
         ledger.put(lost, "{}")  # as if killed between creating the task and recording its id
-        work = Annotating(annotator(env_token, title), store, items_of(store, pending))
+        work = Annotating(annotator(env_token.url, title), store, items_of(store, pending))
         work.start()
         time.sleep(1.0)  # the resumed annotator is polling the reused tasks
         tasks = person.tasks(title)
