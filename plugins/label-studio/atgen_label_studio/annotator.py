@@ -127,14 +127,17 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
         ledger, run_uid = store.cache(TASKS_NAMESPACE), _run_uid(store)
         keys = {item.id: task_key(run_uid, round_, item.id) for item in items}
         tasks: dict[str, int] = {}
+        unsure: set[str] = set()  # an import was started for these keys: the tasks may exist unrecorded
         for item in items:
             raw = ledger.get(keys[item.id])
-            entry = json.loads(raw) if raw else None
-            if entry and entry.get("url") == server.url and entry.get("project") == project.id:
-                if server.task_exists(int(entry["task"])):
-                    tasks[item.id] = int(entry["task"])
-        missing = {keys[i.id] for i in items if i.id not in tasks}
-        found = server.task_ids_by_key(project.id, missing) if missing else {}
+            entry = json.loads(raw) if raw else {}
+            if entry.get("url") != server.url or entry.get("project") != project.id:
+                continue
+            if entry.get("task") is None:
+                unsure.add(keys[item.id])
+            elif server.task_exists(int(entry["task"])):
+                tasks[item.id] = int(entry["task"])
+        found = server.task_ids_by_key(project.id, unsure) if unsure else {}
         for item in items:
             if item.id not in tasks and keys[item.id] in found:
                 tasks[item.id] = found[keys[item.id]]
@@ -144,6 +147,8 @@ class LabelStudioAnnotator(Annotator[LabelStudioConfig]):
         for start in range(0, len(todo), IMPORT_CHUNK):
             chunk = todo[start : start + IMPORT_CHUNK]
             payload = [self._task(project, item, keys[item.id], guidelines, round_) for item in chunk]
+            for item in chunk:  # marked first: a crash during the import makes the resume look for them
+                _remember(ledger, keys[item.id], server.url, project.id, None)
             for item, task_id in zip(chunk, server.import_tasks(project.id, payload)):
                 tasks[item.id] = task_id
                 _remember(ledger, keys[item.id], server.url, project.id, task_id)
@@ -248,7 +253,7 @@ def _run_uid(store: AnnotationStore) -> str:
     return uid
 
 
-def _remember(ledger: Any, key: str, url: str, project: int, task_id: int) -> None:
+def _remember(ledger: Any, key: str, url: str, project: int, task_id: int | None) -> None:
     ledger.put(key, json.dumps({"url": url, "project": project, "task": task_id}))
 
 

@@ -129,7 +129,8 @@ def test_kill_9_mid_round_then_resume_creates_no_duplicate(env_token: LabelStudi
         assert sorted(pending) == sorted(set(store.selection(0) or []) - set(early))
         ledger = store.cache("label-studio:tasks")
         lost = next(t["data"]["atgen_key"] for t in tasks if item_id(t) == pending[0])
-        ledger.put(lost, "{}")  # as if killed between creating the task and recording its id
+        marker = {"url": env_token.url, "project": tasks[0]["project"], "task": None}
+        ledger.put(lost, json.dumps(marker))  # as if killed between creating the task and recording its id
         work = Annotating(annotator(env_token.url, title), store, items_of(store, pending))
         work.start()
         time.sleep(1.0)  # the resumed annotator is polling the reused tasks
