@@ -10,6 +10,9 @@ Default (what CI runs with a bare ``nox``):
 - ``plugins``: torch (CPU, pinned) first, then the core and every in-repo plugin in **one** pip call,
   then every plugin's tests plus ``tests/integration`` in one pytest run, then
   ``atgen list-plugins --strict``. One session for all plugins saves a torch install per plugin.
+  The label-studio plugin's tests need a Label Studio server: it is installed once into its own
+  virtualenv ``.venv-ls`` (its Django stack would clash with atgen's; ~7 min of pip) and found through
+  ``ATGEN_LABEL_STUDIO_BIN``; ``ATGEN_SKIP_LABEL_STUDIO=1`` leaves it out (those tests then skip).
 - ``docs``: the mkdocs site (``mkdocs.yml``, Material theme, API reference by mkdocstrings from the
   sources, without installing them) built with ``--strict``: any warning (a broken link, a page left
   out of the nav, a docstring mkdocstrings cannot read) fails it. The JSON snippets of the docs are
