@@ -95,7 +95,17 @@ class Server:
     def project(self, project: int | str, guidelines: str | None) -> ProjectInfo:
         """The configured project: by id (must exist), or by title (created when absent)."""
         if isinstance(project, int):
-            found = _dump(self._call(f"open project {project}", self._client.projects.get, id=project))
+            try:
+                found = _dump(self._call(f"open project {project}", self._client.projects.get, id=project))
+            except LabelStudioError as exc:
+                if exc.status != 404:
+                    raise
+                raise LabelStudioError(
+                    f"Label Studio at {self.url} has no project with id {project} (or this "
+                    "token's user cannot see it): give an existing project id, or a title to "
+                    "use or create the project by name",
+                    404,
+                ) from None
         else:
             pager = self._call("list projects", self._client.projects.list, title=project, page_size=100)
             same = [p for p in self._iterate(pager) if p.get("title") == project]

@@ -59,7 +59,7 @@ class Person:
         self.client.annotations.create(id=int(task["id"]), result=[], was_cancelled=True)
 
 
-def annotator(url: str, title: str, **options: Any) -> LabelStudioAnnotator:
+def annotator(url: str, title: int | str, **options: Any) -> LabelStudioAnnotator:
     """The annotator on project ``title`` of the server at ``url``, polling fast."""
     config = {"url": url, "project": title, "poll_interval_seconds": 0.2, "max_poll_interval_seconds": 1.0}
     return LabelStudioAnnotator(LabelStudioConfig(**{**config, **options}))

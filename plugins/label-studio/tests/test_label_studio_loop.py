@@ -121,3 +121,10 @@ def test_a_task_deleted_in_label_studio_is_recorded_as_failed(env_token: LabelSt
     assert results[item_id(first)].error == "the task was deleted in Label Studio"
     assert {r.id: r.text for r in run_store.labels()} == {item_id(second): "kept"}
     assert RunAnnotationStore(run_store).answers(0)[item_id(first)].status == "failed"
+
+
+def test_an_unknown_project_id_says_how_to_fix_it(env_token: LabelStudio, run_store: RunStore) -> None:
+    work = Annotating(annotator(env_token.url, 987654), run_store, items_of(run_store, ["ex-0"]))
+    work.run()
+    assert isinstance(work.error, LabelStudioError)
+    assert "no project with id 987654" in str(work.error) and "a title" in str(work.error)
