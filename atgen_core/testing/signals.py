@@ -78,7 +78,7 @@ def fake_embeddings(
     import numpy as np
 
     if vectors is not None:
-        matrix = np.asarray([list(vectors[i]) for i in ids], dtype=np.float32).reshape(len(ids), -1)
+        matrix: np.ndarray = np.asarray([list(vectors[i]) for i in ids], dtype=np.float32).reshape(len(ids), -1)
     else:
         rng = np.random.default_rng(seed)
         matrix = rng.standard_normal((len(ids), dim)).astype(np.float32)

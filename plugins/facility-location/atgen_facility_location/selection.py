@@ -109,7 +109,7 @@ def _check_matrix(matrix: np.ndarray, what: str, ids: Sequence[str] | None, dim:
 
 def _row_hashes(units: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each row's bytes (integer arithmetic mod 2^64: exact, order-independent)."""
-    raw = np.ascontiguousarray(units).view(np.uint8).reshape(units.shape[0], -1)
+    raw: np.ndarray = np.ascontiguousarray(units).view(np.uint8).reshape(units.shape[0], -1)
     pad = (-raw.shape[1]) % 8
     if pad:
         raw = np.concatenate([raw, np.zeros((raw.shape[0], pad), dtype=np.uint8)], axis=1)

@@ -38,13 +38,13 @@ class SparseOracle:
         self.scale = scale
         self.thresholds = thresholds.astype(np.float64).copy()
         self.weights = weights.astype(np.float64)
-        clients = np.repeat(np.arange(neighbours.shape[0], dtype=np.int64), neighbours.shape[1])
-        cands = neighbours.ravel()
-        sims = cosines.ravel().astype(np.float64)
+        rows: np.ndarray = np.repeat(np.arange(neighbours.shape[0], dtype=np.int64), neighbours.shape[1])
+        cands: np.ndarray = neighbours.ravel()
+        sims: np.ndarray = cosines.ravel().astype(np.float64)
         keep = (cands >= 0) & (sims > floor)
-        clients, cands, sims = clients[keep], cands[keep], sims[keep]
-        order = np.lexsort((clients, cands))
-        self.entry_client = clients[order]
+        rows, cands, sims = rows[keep], cands[keep], sims[keep]
+        order = np.lexsort((rows, cands))
+        self.entry_client = rows[order]
         self.entry_cosine = sims[order]
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(cands, minlength=n_candidates))])
 
