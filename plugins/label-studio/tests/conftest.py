@@ -19,24 +19,15 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ls_runs import LabelStudio, make_run
 
-from atgen_core import Example
 from atgen_core.store import RunStore
 
 REPO = Path(__file__).resolve().parents[3]
 START_TIMEOUT = float(os.environ.get("ATGEN_LABEL_STUDIO_START_TIMEOUT", "420"))
-
-
-@dataclass(frozen=True)
-class LabelStudio:
-    """A running server: its URL and the API token of its user."""
-
-    url: str
-    token: str
 
 
 def _executable() -> str | None:
@@ -120,24 +111,6 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
-
-
-def make_examples(n: int) -> list[Example]:
-    """``n`` examples ``ex-0`` ... with distinct inputs."""
-    return [
-        Example(id=f"ex-{i}", input=f"Summarise item number {i}.", prompt=f"Summarise item number {i}.")
-        for i in range(n)
-    ]
-
-
-def make_run(run_dir: Path, n: int = 4) -> RunStore:
-    """A run store whose round 0 selected ``ex-0`` ... ``ex-{n-1}``."""
-    store = RunStore(run_dir)
-    examples = make_examples(n + 2)
-    store.save_examples("pool", examples)
-    store.save_selection(0, [e.id for e in examples[:n]], "test")
-    store.set_meta("spec", '{"name": "label-studio-test"}')
-    return store
 
 
 @pytest.fixture

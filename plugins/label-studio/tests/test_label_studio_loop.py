@@ -13,7 +13,7 @@ from typing import Any
 import atgen_label_studio.hooks as ls_hooks
 import pytest
 from atgen_label_studio.client import LabelStudioError
-from conftest import LabelStudio
+from ls_runs import LabelStudio
 from ls_testkit import Annotating, Person, annotator, item_id, items_of
 
 from atgen_core.annotation import RunAnnotationStore

@@ -17,9 +17,8 @@ from atgen_label_studio.config import LabelStudioConfig, MissingTokenError, read
 from atgen_label_studio.tasks import Controls, controls_of, latest_answer, prediction
 from pydantic import ValidationError
 
-from atgen_core import Annotator
+from atgen_core import Annotator, ModelSpec
 from atgen_core.components import PreflightContext
-from atgen_core.spec import ModelSpec
 from atgen_core.testing import check_component, check_light_import
 
 SECRET = "tok-0123456789abcdef-secret"

@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import LabelStudio, make_run
+from ls_runs import LabelStudio, make_run
 from ls_testkit import Annotating, Person, annotator, item_id, items_of
 
 from atgen_core.annotation import RunAnnotationStore
