@@ -2,7 +2,7 @@
 
 Default (what CI runs with a bare ``nox``):
 
-- ``lint``: ruff over the core, the plugins, the tests and the benchmarks.
+- ``lint``: ruff over the core, the plugins, the tests, the benchmarks and the scripts.
 - ``typecheck``: mypy over ``atgen_core`` and every ``plugins/*/atgen_*`` package, with everything installed
   so that imports resolve.
 - ``core``: the core alone, with **no plugin installed**, runs ``pytest tests`` (without
@@ -143,9 +143,10 @@ def install_plugins_editable(session: nox.Session, names: list[str], *, extras: 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check over atgen_core, plugins, tests and benchmarks."""
+    """ruff check over atgen_core, plugins, tests, benchmarks and scripts."""
     session.install(RUFF)
-    targets = [d for d in ("atgen_core", "plugins", "tests", "benchmarks", "noxfile.py") if (ROOT / d).exists()]
+    names = ("atgen_core", "plugins", "tests", "benchmarks", "scripts", "noxfile.py")
+    targets = [d for d in names if (ROOT / d).exists()]
     session.run("ruff", "check", *targets)
 
 
