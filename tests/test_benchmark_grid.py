@@ -306,6 +306,31 @@ def test_round_zero_is_computed_once_per_seed_and_imported_by_the_other_strategi
     assert (root / "first" / "seed-1" / "generations" / "round-0.jsonl").is_file()
 
 
+def test_a_finished_cell_carried_over_without_adapters_shares_nothing_and_the_grid_goes_on(
+    tmp_path: Path, registry: Any
+) -> None:
+    # scripts/grid_archive.py moves only the stores of finished cells to another machine.
+    import shutil
+
+    path = write_bench(tmp_path, strategies=[{"name": "test-random", "label": "random"}])
+    root = run_benchmark(path, registry=registry, progress=False)
+    shutil.rmtree(root / "random" / "seed-1" / "adapters")
+    shutil.rmtree(root / "shared")
+    path = write_bench(tmp_path, strategies=[{"name": "test-random", "label": "random"},
+                                             {"name": "warm-only", "label": "first"}])
+    run_benchmark(path, registry=registry, progress=False)
+    shared = next((root / "shared").glob("seed-1-*")) / "round-0"
+    # What is shared now came from the cell that had its adapter, never from the adapter-less store.
+    assert json.loads((shared / "round0.json").read_text())["source"] == str(root / "first" / "seed-1")
+    assert (shared / "adapter" / "known.json").is_file()
+    # The new cell trained its own round 0 (the first run trained rounds 0-2) and finished.
+    assert sorted(c["round"] for c in train_log(tmp_path)) == [0, 0, 1, 1, 2, 2]
+    assert round0(root / "first" / "seed-1")["selection"] == round0(root / "random" / "seed-1")["selection"]
+    store = RunStore(root / "first" / "seed-1", create=False)
+    assert (store.get_meta("status") or "").startswith("finished")
+    store.close()
+
+
 def test_round_zero_is_not_shared_when_the_strategy_picks_it(tmp_path: Path, registry: Any) -> None:
     path = write_bench(tmp_path, loop={"start": "cold", "initial_size": 4, "query_size": 4, "iterations": 1},
                        strategies=[{"name": "test-random", "label": "a"},

@@ -141,6 +141,8 @@ class SharedRound:
             return
 
         adapter = stored_adapter_path(experiment.run_dir, train.get("adapter"))  # stored relative to the run
+        if adapter is not None and not adapter.exists():
+            return  # a store carried over without its adapters (scripts/grid_archive.py): nothing to share
         round_dir = experiment.run_dir / "adapters" / "round-0"
         # Keep the trainer's layout (e.g. round-0/adapter/) when the adapter lies in the round's folder.
         copied = round_dir if adapter is not None and adapter.is_relative_to(round_dir) else adapter
