@@ -319,7 +319,7 @@ def test_a_finished_cell_carried_over_without_adapters_shares_nothing_and_the_gr
     path = write_bench(tmp_path, strategies=[{"name": "test-random", "label": "random"},
                                              {"name": "warm-only", "label": "first"}])
     run_benchmark(path, registry=registry, progress=False)
-    shared = next((root / "shared").glob("seed-1-*")) / "round-0"
+    shared = next(p for p in (root / "shared").glob("seed-1-*") if p.is_dir()) / "round-0"
     # What is shared now came from the cell that had its adapter, never from the adapter-less store.
     assert json.loads((shared / "round0.json").read_text())["source"] == str(root / "first" / "seed-1")
     assert (shared / "adapter" / "known.json").is_file()
@@ -329,6 +329,19 @@ def test_a_finished_cell_carried_over_without_adapters_shares_nothing_and_the_gr
     store = RunStore(root / "first" / "seed-1", create=False)
     assert (store.get_meta("status") or "").startswith("finished")
     store.close()
+
+
+def test_a_second_pass_says_which_cells_had_already_finished(
+    tmp_path: Path, registry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_bench(tmp_path)
+    run_benchmark(path, registry=registry, progress=False)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="atgen"):
+        run_benchmark(path, registry=registry, progress=False)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[")]
+    assert lines == ["[1/2] random seed 1: already finished", "[2/2] first seed 1: already finished"]
+    assert sorted(c["round"] for c in train_log(tmp_path)) == [0, 1, 1, 2, 2]  # nothing trained again
 
 
 def test_round_zero_is_not_shared_when_the_strategy_picks_it(tmp_path: Path, registry: Any) -> None:

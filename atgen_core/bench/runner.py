@@ -191,10 +191,16 @@ def _pass(valid: ValidBenchmark, indices: list[int], jobs: int, threads: int, pl
     total = len(valid.cells)
 
     def one(index: int) -> str:
+        from atgen_core.bench.status import cell_status
+
         cell = valid.cells[index]
-        log.info("[%d/%d] %s: starting", index + 1, total, cell.title())
+        done_before = cell_status(cell.run_dir).state == "finished"
+        # A finished cell is still opened: it publishes its shared work for the cells still to run.
+        log.info("[%d/%d] %s: %s", index + 1, total, cell.title(), "already finished" if done_before else "starting")
         state = (run_cell(valid, index, progress=progress) if jobs == 1
                  else _worker(valid, index, threads, plugins))
+        if done_before and state == "finished":
+            return state
         shown = "running elsewhere (waited for at the end)" if state == "elsewhere" else state
         log.info("[%d/%d] %s: %s after %.0fs in total", index + 1, total, cell.title(), shown,
                  time.perf_counter() - started)
