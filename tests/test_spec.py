@@ -67,6 +67,17 @@ def test_unknown_top_level_key_gets_a_suggestion(registry) -> None:  # type: ign
     assert "did you mean 'metrics'?" in issues(raw, registry)["metric"]
 
 
+def test_keys_named_as_in_other_frameworks_point_to_ours(registry) -> None:  # type: ignore[no-untyped-def]
+    raw = good_spec()
+    raw["data"]["output_column"] = "summary"  # difflib alone would suggest 'input_column'
+    raw["model"] = {"checkpoint": "gpt2"}
+    raw["labeller"] = "counting-oracle"
+    found = issues(raw, registry)
+    assert "did you mean 'target_column'?" in found["data.output_column"]
+    assert "did you mean 'path'?" in found["model.checkpoint"]
+    assert "did you mean 'annotator'?" in found["labeller"]
+
+
 def test_thresholds_are_checked_against_metric_keys_and_ranges(registry) -> None:  # type: ignore[no-untyped-def]
     raw = good_spec()
     raw["loop"] = {"stop_when": {"acuracy": 0.5}}

@@ -19,6 +19,13 @@ __all__ = ["issues_from_validation", "lenient_spec", "non_finite_paths"]
 
 
 _UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")  # a model's, a pydantic dataclass's
+_KNOWN_AS = {
+    # keys users bring from the original ATGen configs and from other training frameworks
+    "output_column": "target_column", "output_column_name": "target_column", "label_column": "target_column",
+    "answer_column": "target_column", "input_column_name": "input_column", "text_column": "input_column",
+    "checkpoint": "path", "model_name": "path", "model_name_or_path": "path", "labeller": "annotator",
+    "labeler": "annotator", "num_epochs": "epochs", "num_train_epochs": "epochs", "lr": "learning_rate",
+}
 
 
 def _fields(model: type) -> dict[str, FieldInfo]:
@@ -55,7 +62,9 @@ def issues_from_validation(exc: ValidationError, prefix: tuple[Any, ...], root: 
         if err["type"] in _UNKNOWN_KEY:
             owner = _model_at(root, loc)
             allowed = _allowed_keys(owner) if owner is not None else []
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            known_as = _KNOWN_AS.get(str(loc[-1]))
+            close = [known_as] if known_as in allowed else difflib.get_close_matches(
+                str(loc[-1]), allowed, n=1, cutoff=0.6)
             if close:
                 hint = f"did you mean {close[0]!r}?"
             elif allowed:
