@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from atgen_core.analysis.curves import SeedCurves
-from atgen_core.analysis.savings import compare, sign_flip_pvalue
+from atgen_core.analysis.savings import compare, detectable_difference, seeds_needed, sign_flip_pvalue
 from atgen_core.report import build_report
 from atgen_core.store import RunStore
 from atgen_core.types import AnnotationResult, Example
@@ -155,8 +155,35 @@ def test_small_gap_inside_the_seed_noise_prints_no_savings(tmp_path: Path) -> No
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| lucky | 64 | 0.6300 | +0.0060 [" in report and "| within noise |" in report
     assert f"{b64['savings']:.2f}" not in report.split("### Against random")[1].split("| lucky | 64")[1].split("\n")[0]
-    assert summary["verdict"] == "score: lucky: within noise of random."
     assert summary["verdict_kinds"] == {"lucky": "noise"}
+    # How small a gain these 5 seeds could see, and how many seeds the observed 0.006 would need.
+    assert b64["detectable"] == pytest.approx(_expected_detectable(b64["diff_sd"], 5))
+    assert 0.02 < b64["detectable"] < 0.04 and b64["seeds_for_diff"] > 20
+    row = report.split("### Against random")[1].split("| lucky | 64")[1].split("\n")[0]
+    assert row.endswith(f"| ±{b64['detectable']:.4f} | {b64['seeds_for_diff']} |")
+    assert summary["verdict"] == (f"score: lucky: within noise of random (with 5 seeds, only differences above "
+                                  f"about {b64['detectable']:.3f} at 64 labels are found 80% of the time).")
+
+
+def _expected_detectable(sd: float, n: int) -> float:
+    try:
+        from scipy import stats
+
+        quantile = lambda q: float(stats.t.ppf(q, n - 1))  # noqa: E731
+    except ImportError:
+        from statistics import NormalDist
+
+        quantile = NormalDist().inv_cdf
+    return (quantile(0.975) + quantile(0.8)) * sd / n**0.5
+
+
+def test_seeds_needed_is_the_first_seed_count_whose_detectable_difference_reaches_the_gap() -> None:
+    needed = seeds_needed(0.01, 0.02)
+    assert needed is not None and needed > 5
+    assert detectable_difference(0.02, needed) <= 0.01 < detectable_difference(0.02, needed - 1)  # type: ignore[operator]
+    assert seeds_needed(-0.01, 0.02) == needed  # a loss is as hard to see as a gain
+    assert seeds_needed(0.0, 0.02) is None and detectable_difference(0.02, 1) is None
+    assert detectable_difference(0.0, 5) is None and seeds_needed(0.01, 0.0) is None  # no spread to plan with
 
 
 def test_consistent_gap_over_six_seeds_is_significant(tmp_path: Path) -> None:

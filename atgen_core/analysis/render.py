@@ -77,11 +77,19 @@ def _reach_cell(b: Mapping[str, Any]) -> str:
     return f"{value} {fmt_ci(b['labels_to_reach_ci'], 1, open_high='not reached')}"
 
 
+def _power_cells(b: Mapping[str, Any]) -> str:
+    """The smallest difference these seeds detect, and the seeds the observed difference would need."""
+    detectable, needed = b.get("detectable"), b.get("seeds_for_diff")
+    if detectable is None:
+        return "– | –"
+    return f"±{detectable:.4f} | {needed if needed is not None else '> 1000'}"
+
+
 def _against_random(summary: Mapping[str, Any], key: str) -> list[str]:
     lines = [
         "| strategy | labels | random | strategy − random [95% CI] | labels to reach random [CI] | "
-        "savings × [CI] | p (sign flip) | p (t-test) |",
-        "|---|---|---|---|---|---|---|---|",
+        "savings × [CI] | p (sign flip) | p (t-test) | detectable (80% power) | seeds to detect it |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     aulc = ["| strategy | AULC | AULC − random [95% CI] | p (sign flip) | p (t-test) |", "|---|---|---|---|---|"]
     for label, entry in summary["strategies"].items():
@@ -93,7 +101,7 @@ def _against_random(summary: Mapping[str, Any], key: str) -> list[str]:
             lines.append(
                 f"| {label} | {b['labels']} | {fmt_num(b['random_mean'], 4)} | {b['diff']:+.4f} "
                 f"{fmt_ci(b['diff_ci'], 4)} | {_reach_cell(b)} | {_savings_cell(b)} | "
-                f"{fmt_p(b['p_sign_flip'])} | {fmt_p(b['p_t_test'])} |"
+                f"{fmt_p(b['p_sign_flip'])} | {fmt_p(b['p_t_test'])} | {_power_cells(b)} |"
             )
         aulc.append(
             f"| {label} | {fmt_num(m['aulc'], 4)} | {fmt_num(cmp['aulc_diff'], 4)} "
@@ -102,7 +110,10 @@ def _against_random(summary: Mapping[str, Any], key: str) -> list[str]:
         )
     if len(lines) == 2:
         return ["No strategy to compare with random on this metric."]
-    return [*lines, "", *aulc]
+    note = ("*detectable*: the smallest true difference a paired t-test (α 0.05) finds 80% of the time with "
+            "these seeds and this seed-to-seed spread of the difference; *seeds to detect it*: how many seeds "
+            "the observed difference would need for that, if the spread stays the same.")
+    return [*lines, "", note, "", *aulc]
 
 
 def _metric_section(summary: Mapping[str, Any], key: str) -> list[str]:

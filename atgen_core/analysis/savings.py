@@ -24,7 +24,9 @@ __all__ = [
     "BudgetComparison",
     "Comparison",
     "compare",
+    "detectable_difference",
     "percentile_ci",
+    "seeds_needed",
     "sign_flip_pvalue",
     "t_test_pvalue",
 ]
@@ -34,6 +36,9 @@ BOOTSTRAP_SAMPLES = 2000
 ALPHA = 0.05
 """Significance level of the verdict."""
 _EXACT_SIGN_FLIP_MAX = 16
+POWER = 0.8
+"""Power at which the report states the smallest detectable difference."""
+_MAX_SEEDS_PLANNED = 1000
 
 
 def sign_flip_pvalue(differences: Sequence[float], *, seed: int = 0) -> float:
@@ -63,6 +68,44 @@ def t_test_pvalue(differences: Sequence[float]) -> float | None:
     except ImportError:
         return None
     return float(stats.ttest_1samp(diffs, 0.0).pvalue)
+
+
+def _t_quantile(q: float, dof: int) -> float:
+    """Student-t quantile (scipy when installed, else the normal quantile, which is smaller for few seeds)."""
+    try:
+        from scipy import stats
+    except ImportError:
+        from statistics import NormalDist
+
+        return NormalDist().inv_cdf(q)
+    return float(stats.t.ppf(q, dof))
+
+
+def detectable_difference(sd: float, seeds: int, *, alpha: float = ALPHA, power: float = POWER) -> float | None:
+    """The true mean difference a two-sided paired t-test at ``alpha`` finds with probability ``power``.
+
+    ``(t[1 - alpha/2] + t[power]) * sd / sqrt(seeds)`` with ``seeds - 1`` degrees of freedom, where ``sd``
+    is the sample sd of the per-seed differences: smaller gains than this usually go unnoticed with this
+    many seeds. ``None`` for fewer than 2 seeds or a zero or unknown sd (identical differences on every
+    seed, e.g. the shared first batch, give no spread to plan with).
+    """
+    if seeds < 2 or not math.isfinite(sd) or sd <= 0:
+        return None
+    return (_t_quantile(1 - alpha / 2, seeds - 1) + _t_quantile(power, seeds - 1)) * sd / math.sqrt(seeds)
+
+
+def seeds_needed(diff: float, sd: float, *, alpha: float = ALPHA, power: float = POWER) -> int | None:
+    """Seeds for which ``diff`` becomes the detectable difference (see :func:`detectable_difference`).
+
+    ``None`` when it cannot be planned (no difference, unknown sd, or more than 1000 seeds needed).
+    """
+    if diff == 0 or not math.isfinite(sd) or sd <= 0 or not math.isfinite(diff):
+        return None
+    for seeds in range(2, _MAX_SEEDS_PLANNED + 1):
+        found = detectable_difference(sd, seeds, alpha=alpha, power=power)
+        if found is not None and found <= abs(diff):
+            return seeds
+    return None
 
 
 def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -96,6 +139,10 @@ class BudgetComparison:
     labels_to_reach_ci: tuple[float, float] | None = None
     savings: float | None = None
     savings_ci: tuple[float, float] | None = None
+    detectable: float | None = None
+    """The smallest true difference these seeds find at 80% power (see :func:`detectable_difference`)."""
+    seeds_for_diff: int | None = None
+    """Seeds that would make the observed difference detectable at 80% power (same seed-to-seed sd)."""
 
     @property
     def p_value(self) -> float:
@@ -152,6 +199,8 @@ def compare(mine: SeedCurves, ref: SeedCurves, *, samples: int = BOOTSTRAP_SAMPL
             p_t_test=t_test_pvalue(diffs.tolist()),
             random_improved=improved,
         )
+        item.detectable = detectable_difference(item.diff_sd, len(seeds))
+        item.seeds_for_diff = seeds_needed(item.diff, item.diff_sd)
         if improved:
             reach = float(first_reach(xs, mean_a[None, :], np.array([mean_b[j]]))[0])
             boot_reach = first_reach(xs, boot_a, boot_b[:, j])
