@@ -36,6 +36,10 @@ DEFINITIONS = """## Definitions
   two-sided sign-flip permutation test (its smallest possible value is 2 / 2^seeds: 0.25 for 3 seeds,
   0.0625 for 5) and the paired t-test (needs scipy). The verdict uses the t-test when available, else
   the sign flip, at p < 0.05.
+- **Detectable (80% power)**: (t[0.975] + t[0.8]) × sd of the per-seed differences / √seeds: the true
+  difference a paired t-test finds 80% of the time with these seeds; smaller gains usually go unseen, so
+  "within noise" does not mean "no better". **Seeds to detect it**: the seeds the observed difference
+  would need for that, at the same spread.
 - **AULC**: area under the learning curve divided by its label range (the curve's mean level), per seed.
 - **Selection bias**: the items a strategy picked itself (the shared seeded first batch left out)
   against the pool: mean words, total-variation distance between cluster histograms (k-means, 8
