@@ -387,3 +387,20 @@ def test_an_adapter_saved_in_a_subfolder_is_copied_with_its_layout_and_loads(
     assert (store.get_meta("status") or "").startswith("finished")
     store.close()
     assert sorted(c["round"] for c in train_log(tmp_path)) == [0, 1, 1, 2, 2]
+
+
+def test_each_finished_cell_says_how_long_the_rest_of_the_grid_takes_at_this_pace(
+    tmp_path: Path, registry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from atgen_core.bench.runner import _Pace
+
+    pace = _Pace(cells=5, jobs=2)
+    assert pace.done(60.0) == "; 4 cell(s) left, about 2 min at this pace"  # 60 s x ceil(4 / 2)
+    assert pace.done(None) == "; 3 cell(s) left, about 2 min at this pace"  # finished before: no new timing
+    assert pace.done(3000.0) == "; 2 cell(s) left, about 26 min at this pace"  # mean 1530 s x 1
+    assert pace.done(12000.0) == "; 1 cell(s) left, about 1 h 24 min at this pace"  # mean 5020 s
+    assert pace.done(1.0) == ""  # the last one
+    with caplog.at_level("INFO", logger="atgen"):
+        run_benchmark(write_bench(tmp_path), registry=registry, progress=False)
+    done = [r.getMessage() for r in caplog.records if ": finished after " in r.getMessage()]
+    assert len(done) == 2 and "1 cell(s) left, about " in done[0] and "left" not in done[1]

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -185,10 +188,36 @@ def _worker(valid: ValidBenchmark, index: int, threads: int, plugins: Sequence[s
     return "finished" if code == 0 else f"failed (exit {code}; see {log_file})"
 
 
+class _Pace:
+    """Wall time of the cells this pass ran, for the "cells left, about ... at this pace" estimate."""
+
+    def __init__(self, cells: int, jobs: int) -> None:
+        self.left, self.jobs = cells, jobs
+        self.seconds: list[float] = []
+        self._lock = threading.Lock()
+
+    def done(self, seconds: float | None) -> str:
+        """Count one cell as done (``seconds``: its run time, ``None`` when it was finished before)."""
+        with self._lock:
+            self.left -= 1
+            if seconds is not None:
+                self.seconds.append(seconds)
+            if not self.left or not self.seconds:
+                return ""
+            eta = statistics.fmean(self.seconds) * math.ceil(self.left / self.jobs)
+            return f"; {self.left} cell(s) left, about {_duration(eta)} at this pace"
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
 def _pass(valid: ValidBenchmark, indices: list[int], jobs: int, threads: int, plugins: Sequence[str],
           progress: bool | None) -> dict[int, str]:
     started = time.perf_counter()
     total = len(valid.cells)
+    pace = _Pace(len(indices), jobs)
 
     def one(index: int) -> str:
         from atgen_core.bench.status import cell_status
@@ -197,13 +226,17 @@ def _pass(valid: ValidBenchmark, indices: list[int], jobs: int, threads: int, pl
         done_before = cell_status(cell.run_dir).state == "finished"
         # A finished cell is still opened: it publishes its shared work for the cells still to run.
         log.info("[%d/%d] %s: %s", index + 1, total, cell.title(), "already finished" if done_before else "starting")
+        cell_started = time.perf_counter()
         state = (run_cell(valid, index, progress=progress) if jobs == 1
                  else _worker(valid, index, threads, plugins))
         if done_before and state == "finished":
+            pace.done(None)
             return state
+        seconds = time.perf_counter() - cell_started
+        left = pace.done(seconds if state == "finished" else None)
         shown = "running elsewhere (waited for at the end)" if state == "elsewhere" else state
-        log.info("[%d/%d] %s: %s after %.0fs in total", index + 1, total, cell.title(), shown,
-                 time.perf_counter() - started)
+        log.info("[%d/%d] %s: %s after %.0fs (%.0fs since the grid started)%s", index + 1, total, cell.title(),
+                 shown, seconds, time.perf_counter() - started, left)
         return state
 
     if jobs == 1:
