@@ -52,6 +52,9 @@ def test_the_command_serves_the_latest_selection_until_stopped(run_store: RunSto
     proc = subprocess.Popen(
         [sys.executable, "-c", CLI, "annotate", str(run_dir), "--annotator", "alice"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # A background job (nohup, `cmd &` in a script) inherits SIGINT as ignored, and Python then keeps it
+        # ignored: give the command the default disposition a terminal user has, so Ctrl-C reaches it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
