@@ -38,6 +38,8 @@ from atgen_core import (
     MetricResult,
     ModelContext,
     PluginConfig,
+    PreflightContext,
+    Problem,
     Requirements,
     ScoringBackend,
     ScoringRequest,
@@ -48,6 +50,7 @@ from atgen_core import (
     TrainResult,
     hookimpl,
 )
+from atgen_core.errors import DataError
 from atgen_core.types import ProgressFn, no_progress
 
 _TOPIC = re.compile(r"topic (\d+)")
@@ -73,6 +76,7 @@ class MemoryConfig(PluginConfig):
     rows: list[dict[str, Any]] = Field(default_factory=list, description="Rows of the train split.")
     generate: int = Field(0, ge=0, description="Generate this many topic rows instead.")
     topics: int = Field(10, ge=1, description="Topics of generated rows.")
+    require_env: str | None = Field(None, description="An environment variable the rows need (as a data path would).")
 
 
 class MemorySource(DataSource):
@@ -84,8 +88,19 @@ class MemorySource(DataSource):
     def splits(self, ctx: DataContext) -> Sequence[str]:
         return ["train"]
 
+    def preflight(self, ctx: PreflightContext) -> list[Problem]:
+        assert isinstance(self.config, MemoryConfig)
+        name = self.config.require_env
+        if name and name not in ctx.environ:
+            return [Problem(ctx.field("require_env"), f"environment variable {name} is not set",
+                            hint=f"export {name}")]
+        return []
+
     def load(self, split: str, ctx: DataContext) -> Iterable[Mapping[str, Any]]:
         assert isinstance(self.config, MemoryConfig)
+        name = self.config.require_env
+        if name and name not in os.environ:
+            raise DataError(f"data.source.config.require_env: environment variable {name} is not set")
         if self.config.generate:
             return make_rows(self.config.generate, self.config.topics)
         return self.config.rows

@@ -21,6 +21,7 @@ from atgen_core.bench.grid import BenchmarkError, label_schedule
 from atgen_core.bench.plan import dry_run
 from atgen_core.bench.runner import apply_threads, default_threads, record_benchmark_json, run_benchmark, run_cell
 from atgen_core.bench.validate import validate_benchmark
+from atgen_core.errors import SpecError
 from atgen_core.plugins import load_registry
 from atgen_core.spec import ExperimentSpec
 from atgen_core.store import RunLock, RunStore
@@ -115,6 +116,30 @@ def test_a_strategy_specific_problem_names_its_entry(tmp_path: Path, registry: A
         validate_benchmark(path, registry)
     rendered = str(info.value)
     assert "base.json loop.mode (with strategy first): strategy 'warm-only' cannot pick" in rendered
+
+
+def test_a_problem_of_the_environment_stops_the_grid_before_any_cell_starts(
+    tmp_path: Path, registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a data path with an unset ${VAR}: before, each cell started, failed after a second, and the next
+    # cell did the same, once per cell.
+    monkeypatch.delenv("ATGEN_TEST_DATA_VAR", raising=False)
+    path = write_bench(tmp_path, seeds=[1, 2], base={"data": {
+        "source": {"name": "memory", "config": {"generate": 60, "topics": 12, "require_env": "ATGEN_TEST_DATA_VAR"}},
+        "test_size": 12}})
+    with pytest.raises(SpecError) as info:
+        run_benchmark(path, registry=registry, progress=False)
+    lines = str(info.value).splitlines()
+    problem = [line for line in lines if "environment variable ATGEN_TEST_DATA_VAR is not set" in line]
+    # Reported once, against the base spec (every cell reads the same data), not against a strategy.
+    assert len(problem) == 1 and "base.json data.source.config.require_env" in problem[0], lines
+    assert not (tmp_path / "bench").exists() and not (tmp_path / "train.log").exists()
+    # The spec alone is fine: checking without the environment passes.
+    assert len(validate_benchmark(path, registry, environment=False).cells) == 4
+
+    monkeypatch.setenv("ATGEN_TEST_DATA_VAR", "set")
+    run_benchmark(path, registry=registry, progress=False)
+    assert len(train_log(tmp_path)) > 0
 
 
 # -- 2. dry run -----------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""Validating a benchmark spec: its own fields, then every cell's resolved experiment spec.
+"""Validating a benchmark spec: its own fields, then every cell's experiment spec and its environment.
 
-A problem that every cell has is reported once against the base spec; a problem only some strategies
-have is reported against that entry of ``strategies`` (where the user fixes it).
+Each cell gets the pre-flight of ``atgen run`` (components' prerequisites: environment variables, files,
+model paths), so a problem every cell would hit stops the grid before any cell starts, instead of
+failing cell after cell. The data is read once, for the first cell that has not started yet (every cell
+reads the same data). A problem that every cell has is reported once against the base spec; a problem
+only some strategies have is reported against that entry of ``strategies`` (where the user fixes it).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from atgen_core.bench.grid import BenchmarkCell, BenchmarkSpec, bench_root, grid, label_schedule, load_benchmark
 from atgen_core.errors import SpecError, SpecIssue
 from atgen_core.spec import ResolvedSpec, resolve_spec
+from atgen_core.store import run_has_progress
 
 __all__ = ["ValidBenchmark", "describe_benchmark", "validate_benchmark"]
 
@@ -45,21 +49,41 @@ def _where(bench: BenchmarkSpec, base_name: str, issue: SpecIssue, entries: set[
     return f"{base_name} {issue.path}"
 
 
-def validate_benchmark(path: Path, registry: Any, cwd: Path | None = None) -> ValidBenchmark:
-    """Validate a benchmark spec file and every cell; raise one ``SpecError`` listing every problem."""
+def _check_cell(cell: BenchmarkCell, registry: Any, base_dir: Path, environment: bool, read_data: bool) -> ResolvedSpec:
+    """One cell's spec, with the pre-flight of ``atgen run`` when ``environment`` (data only if ``read_data``)."""
+    if not environment:
+        return resolve_spec(cell.spec, registry, base_dir=base_dir)
+    from atgen_core.preflight import check_spec
+
+    return check_spec(cell.spec, registry, base_dir=base_dir, load_data=read_data).resolved
+
+
+def validate_benchmark(path: Path, registry: Any, cwd: Path | None = None, *,
+                       environment: bool = True) -> ValidBenchmark:
+    """Validate a benchmark spec file and every cell; raise one ``SpecError`` listing every problem.
+
+    ``environment=False`` checks the specs alone (no environment variables, files or data).
+    """
     bench, base, base_dir = load_benchmark(path)
     root = bench_root(bench, cwd)
     cells = list(grid(bench, base, root))
     base_name = bench.base if isinstance(bench.base, str) else "base"
     found: dict[tuple[str, str, str | None], tuple[SpecIssue, set[int]]] = {}
     resolved: list[ResolvedSpec] = []
+    data_read = False
     for cell in cells:
+        # A started cell reads its stored examples, never the data files again.
+        read_data = not data_read and not run_has_progress(cell.run_dir)
+        data_read = data_read or read_data
         try:
-            resolved.append(resolve_spec(cell.spec, registry, base_dir=base_dir))
+            resolved.append(_check_cell(cell, registry, base_dir, environment, read_data))
         except SpecError as exc:
             for issue in exc.issues:
                 key = (issue.path, issue.message, issue.hint)
-                found.setdefault(key, (issue, set()))[1].add(cell.entry)
+                # The data is checked for one cell only, and every cell reads the same data.
+                every = read_data and (issue.path == "data" or issue.path.startswith("data."))
+                found.setdefault(key, (issue, set()))[1].update(
+                    range(len(bench.strategies)) if every else {cell.entry})
     if found:
         clean = set(range(len(bench.strategies))) - {e for i, es in found.values() if _is_strategy(i) for e in es}
         issues = [
