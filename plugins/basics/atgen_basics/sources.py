@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 
 from atgen_core import DataContext, DataSource, PluginConfig, PreflightContext, Problem
 from atgen_core.errors import DataError
+from atgen_core.network import unreachable_host
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -154,6 +155,9 @@ class HubConfig(PluginConfig):
     trust_remote_code: bool = Field(False, description="Allow dataset loading scripts.")
 
 
+_OFFLINE_HINT = "check the network, or save the dataset once with `datasets` and use the 'files' source"
+
+
 class HubSource(DataSource[HubConfig]):
     """A dataset from the Hugging Face hub, loaded with `datasets` (online users)."""
 
@@ -161,6 +165,9 @@ class HubSource(DataSource[HubConfig]):
     Config = HubConfig
 
     def _load(self) -> Any:
+        reason = self._unreachable(os.environ)
+        if reason is not None:
+            raise DataError(f"data.source.config.dataset: {reason}; {_OFFLINE_HINT}")
         try:
             from datasets import load_dataset
         except ImportError:
@@ -173,11 +180,34 @@ class HubSource(DataSource[HubConfig]):
                 "Offline? Save it once with `datasets` and use the 'files' source with its folder."
             ) from None
 
+    def _unreachable(self, env: Mapping[str, str]) -> str | None:
+        """Why the dataset cannot be downloaded (no network and no local copy), or None."""
+        if env.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes") or _dataset_cached(
+                self.config.dataset, env):
+            return None
+        unreachable = unreachable_host(env.get("HF_ENDPOINT") or "https://huggingface.co", env)
+        return None if unreachable is None else f"{self.config.dataset!r} is not in the local cache and {unreachable}"
+
+    def preflight(self, ctx: PreflightContext) -> list[Problem]:
+        """Without network and without a local copy the download cannot work: say so before the run
+        (``datasets`` would otherwise retry for about 25 s and then fail)."""
+        reason = self._unreachable(ctx.environ)
+        return [] if reason is None else [Problem(ctx.field("dataset"), reason, hint=_OFFLINE_HINT)]
+
     def splits(self, ctx: DataContext) -> Sequence[str]:
         return list(self._load().keys())
 
     def load(self, split: str, ctx: DataContext) -> Iterable[Mapping[str, Any]]:
         return [dict(r) for r in self._load()[split]]
+
+
+def _dataset_cached(dataset: str, env: Mapping[str, str]) -> bool:
+    """Whether ``datasets`` or the hub cache holds some copy of ``dataset`` (so loading may work offline)."""
+    home = Path(env.get("HF_HOME") or Path.home() / ".cache" / "huggingface").expanduser()
+    datasets_cache = Path(env.get("HF_DATASETS_CACHE") or home / "datasets").expanduser()
+    hub_cache = Path(env.get("HF_HUB_CACHE") or home / "hub").expanduser()
+    return (datasets_cache / dataset.replace("/", "___")).exists() or (
+        hub_cache / ("datasets--" + dataset.replace("/", "--"))).exists()
 
 
 class ReasoningGymConfig(PluginConfig):

@@ -8,9 +8,26 @@ from pathlib import Path
 import pytest
 from atgen_basics.oracle import OracleAnnotator, OracleConfig
 from atgen_basics.random_strategy import RandomStrategy
-from atgen_basics.sources import FilesConfig, FilesSource, ReasoningGymConfig, ReasoningGymSource, read_table
+from atgen_basics.sources import (
+    FilesConfig,
+    FilesSource,
+    HubConfig,
+    HubSource,
+    ReasoningGymConfig,
+    ReasoningGymSource,
+    read_table,
+)
 
-from atgen_core import AnnotationContext, AnnotationItem, DataContext, Example, SelectionContext
+from atgen_core import (
+    AnnotationContext,
+    AnnotationItem,
+    DataContext,
+    Example,
+    ModelSpec,
+    PreflightContext,
+    SelectionContext,
+    network,
+)
 from atgen_core.errors import DataError
 from atgen_core.testing import check_component, make_pool
 
@@ -108,3 +125,31 @@ def test_random_strategy_is_seeded_and_returns_distinct_pool_ids() -> None:
 @pytest.mark.parametrize("cls", [RandomStrategy, OracleAnnotator, FilesSource, ReasoningGymSource])
 def test_components_meet_the_contract(cls: type) -> None:
     check_component(cls)
+
+
+def test_a_hub_dataset_without_network_or_local_copy_is_reported_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_dns(host: str) -> None:
+        raise OSError(-2, "Name or service not known")
+
+    monkeypatch.setattr(network, "_resolve", no_dns)
+    source = HubSource(HubConfig(dataset="EdinburghNLP/xsum"))
+    env = {"HF_HOME": str(tmp_path)}
+
+    def problems(environ: dict[str, str]) -> list[str]:
+        ctx = PreflightContext(path="data.source", model=ModelSpec(path="m"), environ=environ)
+        return [f"{p.path}: {p.message}" for p in source.preflight(ctx)]
+
+    assert problems(env) == ["data.source.config.dataset: 'EdinburghNLP/xsum' is not in the local cache and "
+                             "huggingface.co cannot be reached (its name does not resolve: Name or service not known)"]
+    # Loading fails the same way at once, not after the download library's retries.
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    for name in ("HF_DATASETS_OFFLINE", "HF_ENDPOINT", *network.PROXY_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DataError, match=r"^data.source.config.dataset: 'EdinburghNLP/xsum' is not in the local cache"):
+        source.load("train", DataContext(seed=1))
+    # Offline mode with a copy in the datasets cache, or any copy: left to `datasets`.
+    assert problems({**env, "HF_DATASETS_OFFLINE": "1"}) == []
+    (tmp_path / "datasets" / "EdinburghNLP___xsum").mkdir(parents=True)
+    assert problems(env) == []

