@@ -87,6 +87,26 @@ _COLUMN_FIELDS = (
 )
 
 
+# Column names that usually hold the input or the target, for the "set input_column" hint.
+_USUAL_NAMES = {
+    "input_column": ("document", "text", "source", "article", "question", "prompt", "dialogue", "context",
+                     "instruction", "src", "query", "meaning_representation"),
+    "target_column": ("summary", "output", "answer", "response", "completion", "reference", "highlights",
+                      "label", "solution", "tgt", "human_reference"),
+}
+
+
+def _column_hint(attr: str, column: str, columns: set[str], available: str) -> str:
+    close = difflib.get_close_matches(column, sorted(columns), n=1)
+    if close:
+        return f"did you mean {close[0]!r}? available columns: {available}"
+    lowered = {c.lower(): c for c in columns}
+    usual = next((lowered[name] for name in _USUAL_NAMES.get(attr, ()) if name in lowered), None)
+    if usual is not None:
+        return f'set "{attr}": "{usual}" in data; available columns: {available}'
+    return f"available columns: {available}"
+
+
 def column_issues(columns: set[str], spec: DataSpec, split: str) -> list[SpecIssue]:
     """Every column the spec names (input, target, references, id, prompt fields) missing from ``columns``."""
     template = PromptTemplate(spec.prompt)
@@ -97,8 +117,7 @@ def column_issues(columns: set[str], spec: DataSpec, split: str) -> list[SpecIss
         column = getattr(spec, attr)
         if column and not _has(columns, column):
             named.add(column)
-            close = difflib.get_close_matches(column, sorted(columns), n=1)
-            hint = (f"did you mean {close[0]!r}? " if close else "") + f"available columns: {available}"
+            hint = _column_hint(attr, column, columns, available)
             issues.append(SpecIssue(path, f"column {column!r} not found in split {split!r}", hint=hint))
     for field in dict.fromkeys(template.fields):
         if field == "input" or field in named or _has(columns, field):

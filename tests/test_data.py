@@ -122,3 +122,17 @@ def test_merge_test_keeps_pool_rows_apart_and_holds_test_inputs_out_of_the_pool(
     assert len({e.id for e in loaded.pool}) == 35
     with pytest.raises(DataError, match="leave no pool"):
         load_data(Rows({"train": data}), DataSpec(test_size=10, duplicates="merge-test"), 4, DataContext())
+
+
+def test_a_missing_column_hint_names_the_usual_column_to_set() -> None:
+    from atgen_core.data import column_issues
+
+    spec = DataSpec.model_validate({})
+    hints = {i.path: i.hint for i in column_issues({"Document", "summary", "id"}, spec, "train")}
+    columns = "available columns: Document, id, summary"
+    assert hints["data.input_column"] == f'set "input_column": "Document" in data; {columns}'
+    assert hints["data.target_column"] == f'set "target_column": "summary" in data; {columns}'
+    # A near name wins over a usual one; with neither, only the columns.
+    assert column_issues({"inputs", "summary"}, spec, "train")[0].hint == (
+        "did you mean 'inputs'? available columns: inputs, summary")
+    assert column_issues({"a", "b"}, spec, "train")[0].hint == "available columns: a, b"

@@ -141,4 +141,5 @@ def test_run_with_a_missing_column_fails_before_any_work(tmp_path: Path) -> None
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2
     assert "column 'input' not found" in proc.stderr and "available columns: target, text" in proc.stderr
+    assert 'set "input_column": "text" in data' in proc.stderr
     assert not (tmp_path / "run" / "labels.jsonl").exists()

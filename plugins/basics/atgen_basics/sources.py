@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import os
 import re
@@ -51,6 +52,15 @@ def _read_jsonl(path: Path) -> Iterator[Mapping[str, Any]]:
             yield row
 
 
+def _csv_delimiter(handle: Any) -> str:
+    """',' unless the header line has none and uses ';', tab or '|' (as spreadsheets in many locales write)."""
+    header = handle.readline()
+    handle.seek(0)
+    if "," in header:
+        return ","
+    return next((sep for sep in (";", "\t", "|") if sep in header), ",")
+
+
 def read_table(path: Path) -> list[Mapping[str, Any]]:
     """Rows of a .jsonl / .json / .csv / .tsv / .parquet file or a saved ``datasets`` directory."""
     if path.is_dir():
@@ -77,7 +87,7 @@ def read_table(path: Path) -> list[Mapping[str, Any]]:
         return data
     if suffix in (".csv", ".tsv"):
         with path.open(encoding="utf-8", newline="") as handle:
-            return list(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ","))
+            return list(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else _csv_delimiter(handle)))
     if suffix == ".parquet":
         try:
             import pyarrow.parquet as pq
@@ -85,6 +95,17 @@ def read_table(path: Path) -> list[Mapping[str, Any]]:
             raise DataError(f"{path}: reading Parquet needs `pip install pyarrow`") from None
         return pq.read_table(path).to_pylist()
     raise DataError(f"{path}: unsupported file type {suffix!r} (use .jsonl, .json, .csv, .tsv or .parquet)")
+
+
+def _missing_hint(path: Path) -> str:
+    """A near name in the same folder, when there is one; where relative paths are resolved from."""
+    hint = "relative paths are resolved against the spec file's folder"
+    if path.parent.is_dir():
+        names = sorted(p.name for p in path.parent.iterdir())
+        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.7)
+        if close:
+            return f"did you mean {close[0]!r}? {hint}"
+    return hint
 
 
 class FilesConfig(PluginConfig):
@@ -128,8 +149,7 @@ class FilesSource(DataSource[FilesConfig]):
             if not path.is_absolute() and ctx.base_dir is not None:
                 path = ctx.base_dir / path
             if not path.exists():
-                problems.append(Problem(field, f"{path} does not exist",
-                                        hint="relative paths are resolved against the spec file's folder"))
+                problems.append(Problem(field, f"{path} does not exist", hint=_missing_hint(path)))
             elif path.is_file() and path.stat().st_size == 0:
                 problems.append(Problem(field, f"{path} is empty"))
         return problems

@@ -153,3 +153,22 @@ def test_a_hub_dataset_without_network_or_local_copy_is_reported_before_the_run(
     assert problems({**env, "HF_DATASETS_OFFLINE": "1"}) == []
     (tmp_path / "datasets" / "EdinburghNLP___xsum").mkdir(parents=True)
     assert problems(env) == []
+
+
+def test_a_semicolon_separated_csv_is_read_by_its_columns(tmp_path: Path) -> None:
+    (tmp_path / "semi.csv").write_text("input;target\nthe cat, sat;a cat\nhello;hi\n", encoding="utf-8")
+    assert read_table(tmp_path / "semi.csv") == [{"input": "the cat, sat", "target": "a cat"},
+                                                 {"input": "hello", "target": "hi"}]
+    # A comma in the header keeps ',' even when values hold ';'.
+    (tmp_path / "comma.csv").write_text('input,target\n"a;b",c\n', encoding="utf-8")
+    assert read_table(tmp_path / "comma.csv") == [{"input": "a;b", "target": "c"}]
+
+
+def test_a_missing_data_file_suggests_a_near_name_in_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "docs.jsonl").write_text('{"input": "a", "target": "b"}\n', encoding="utf-8")
+    source = FilesSource(FilesConfig(train="doc.jsonl", test="elsewhere.csv"))
+    ctx = PreflightContext(path="data.source", model=ModelSpec(path="m"), base_dir=tmp_path)
+    hints = {p.path: p.hint for p in source.preflight(ctx)}
+    assert hints["data.source.config.train"] is not None
+    assert hints["data.source.config.train"].startswith("did you mean 'docs.jsonl'?")
+    assert "did you mean" not in (hints["data.source.config.test"] or "")
