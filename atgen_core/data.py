@@ -322,9 +322,13 @@ def check_data(
     Reads each split once; the result is what :func:`load_data` would return, so a run uses it as is.
     """
     try:
-        PromptTemplate(spec.prompt)
+        template = PromptTemplate(spec.prompt)
     except DataError as exc:
         return [issue_from_message(str(exc), "data.prompt")], None
+    if not template.fields:
+        return [SpecIssue("data.prompt", "has no {field}: every example would get this same prompt and the model "
+                          "would never see its input", value=spec.prompt,
+                          hint=f"put {{input}} where the input goes, e.g. {spec.prompt.rstrip() + ' {input}'!r}")], None
     try:
         splits = list(source.splits(ctx))
     except DataError as exc:

@@ -136,3 +136,14 @@ def test_a_missing_column_hint_names_the_usual_column_to_set() -> None:
     assert column_issues({"inputs", "summary"}, spec, "train")[0].hint == (
         "did you mean 'inputs'? available columns: inputs, summary")
     assert column_issues({"a", "b"}, spec, "train")[0].hint == "available columns: a, b"
+
+
+def test_a_prompt_without_any_field_is_refused_before_the_data_is_read() -> None:
+    from atgen_core.data import check_data
+
+    issues, data = check_data(Rows({"train": rows(30)}), DataSpec(prompt="Summarise the document.", test_size=5), 1,
+                              DataContext())
+    assert data is None and [i.path for i in issues] == ["data.prompt"]
+    assert issues[0].hint == "put {input} where the input goes, e.g. 'Summarise the document. {input}'"
+    issues, data = check_data(Rows({"train": rows(30)}), DataSpec(prompt="Q: {input}", test_size=5), 1, DataContext())
+    assert issues == [] and data is not None
