@@ -148,7 +148,7 @@ CASES = [
          lambda s, t: (setdeep(s, "loop.initial_size", 10), setdeep(s, "loop.query_size", 3))),
     Case("label budget below the first batch", ["loop.budget.labels", "smaller than loop.initial_size"],
          lambda s, t: setdeep(s, "loop.budget", {"labels": 2})),
-    Case("model folder missing", ["model.path", "neither a model directory nor a .gguf file"],
+    Case("model folder missing", ["model.path", "no-model' does not exist"],
          lambda s, t: (s.update(trainer="lora"), setdeep(s, "model.path", str(t / "no-model")))),
     Case("GGUF file missing", ["model.path", "GGUF file", "does not exist"],
          lambda s, t: (s.update(trainer="lora"), setdeep(s, "model.path", str(t / "m.gguf")))),

@@ -9,6 +9,7 @@ place at the end, so a killed process or two processes converting at once never 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.util
 import json
@@ -98,6 +99,27 @@ def builtin_smollm2_gguf() -> Path:
     return files[0]
 
 
+def _near_gguf(missing: Path) -> str:
+    """``"; did you mean ...?"`` naming a .gguf file of the same folder, or ``""``."""
+    folder = missing.parent
+    if not folder.is_dir():
+        return ""
+    files = sorted(p.name for p in folder.glob("*.gguf"))
+    close = difflib.get_close_matches(missing.name, files, n=1, cutoff=0.5) or files[:1]
+    return f"; did you mean {str(folder / close[0])!r}?" if close else ""
+
+
+def _folder_contents(folder: Path) -> str:
+    """What a folder without config.json holds that would load: its GGUF files, subfolders with a config."""
+    ggufs = sorted(p.name for p in folder.glob("*.gguf"))
+    if ggufs:
+        return f" (it holds {', '.join(ggufs[:3])}: set model.gguf_file to {ggufs[0]!r})"
+    models = sorted(p.parent.name for p in folder.glob("*/config.json"))
+    if models:
+        return f" (subfolders with a config.json: {', '.join(models[:3])})"
+    return ""
+
+
 def resolve_source(spec: ModelSpec) -> ModelSource:
     """Turn ``model.path`` / ``model.gguf_file`` into a :class:`ModelSource` (checks that local files exist)."""
     path = spec.path
@@ -107,7 +129,7 @@ def resolve_source(spec: ModelSpec) -> ModelSource:
     local = Path(path).expanduser()
     if path.lower().endswith(".gguf"):
         if not local.is_file():
-            raise ModelNotFoundError(f"model.path: GGUF file {path!r} does not exist")
+            raise ModelNotFoundError(f"model.path: GGUF file {path!r} does not exist{_near_gguf(local)}")
         return ModelSource("gguf", str(local.resolve().parent), local.name)
     if local.is_dir():
         if spec.gguf_file is not None:
@@ -117,11 +139,14 @@ def resolve_source(spec: ModelSpec) -> ModelSource:
         if not (local / "config.json").is_file():
             raise ModelNotFoundError(
                 f"model.path: directory {path!r} has no config.json; point it at a saved transformers model, "
-                "or set model.gguf_file to a GGUF file inside it"
+                f"or set model.gguf_file to a GGUF file inside it{_folder_contents(local)}"
             )
         return ModelSource("dir", str(local.resolve()))
-    if local.exists() or path.startswith((".", "/", "~")):
+    if local.exists():
         raise ModelNotFoundError(f"model.path: {path!r} is neither a model directory nor a .gguf file")
+    if path.startswith((".", "/", "~")):
+        shown = f" ({local})" if str(local) != path else ""
+        raise ModelNotFoundError(f"model.path: {path!r}{shown} does not exist")
     return ModelSource("hub", path, spec.gguf_file)
 
 

@@ -29,9 +29,21 @@ def hub_resolves(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_missing_local_models_and_bad_hub_ids_are_problems(tmp_path: Path, hub_resolves: list[str]) -> None:
     assert "does not exist" in paths(ModelSpec(path=str(tmp_path / "m.gguf")))["model.path"]
-    assert "neither a model directory" in paths(ModelSpec(path=str(tmp_path / "nothing")))["model.path"]
+    assert paths(ModelSpec(path=str(tmp_path / "nothing")))["model.path"] == f"'{tmp_path / 'nothing'}' does not exist"
+    (tmp_path / "a-file").write_text("x")
+    assert "neither a model directory" in paths(ModelSpec(path=str(tmp_path / "a-file")))["model.path"]
     (tmp_path / "folder").mkdir()
     assert "no config.json" in paths(ModelSpec(path=str(tmp_path / "folder")))["model.path"]
+    # What the folder holds that would load is named: a GGUF file, or subfolders with a config.json.
+    (tmp_path / "folder" / "sub").mkdir()
+    (tmp_path / "folder" / "sub" / "config.json").write_text("{}")
+    assert paths(ModelSpec(path=str(tmp_path / "folder")))["model.path"].endswith(
+        "(subfolders with a config.json: sub)")
+    (tmp_path / "folder" / "Model.Q4_1.gguf").write_bytes(b"GGUF")
+    assert paths(ModelSpec(path=str(tmp_path / "folder")))["model.path"].endswith(
+        "(it holds Model.Q4_1.gguf: set model.gguf_file to 'Model.Q4_1.gguf')")
+    assert paths(ModelSpec(path=str(tmp_path / "folder" / "Model.gguf")))["model.path"].endswith(
+        f"does not exist; did you mean '{tmp_path / 'folder' / 'Model.Q4_1.gguf'}'?")
     missing_file = ModelSpec(path=str(tmp_path / "folder"), gguf_file="x.gguf")
     assert "is not a file" in paths(missing_file)["model.gguf_file"]
     for bad in ("owner//name", "owner/na me", "a/b/c", "-lead/name", "x" * 97):
