@@ -157,6 +157,10 @@ CASES = [
     Case("API key variable unset", ["annotator.config.api_key_env", "ATGEN_T_KEY is not set"],
          lambda s, t: s.update(annotator={"name": "openai", "config": {"model": "m", "api_key_env": "ATGEN_T_KEY"}}),
          env={"ATGEN_T_KEY": None}),
+    Case("API endpoint whose host does not resolve",
+         ["annotator.config.base_url", "api.llm-provider.invalid cannot be reached", "check the address for typos"],
+         lambda s, t: s.update(annotator={"name": "openai", "config": {
+             "model": "m", "api_key_env": None, "base_url": "https://api.llm-provider.invalid/v1"}})),
     Case("API key pasted as the variable name", ["annotator.config.api_key_env", "hidden"],
          lambda s, t: s.update(annotator={"name": "openai", "config": {"model": "m", "api_key_env": SECRET}}),
          forbid=[SECRET, SECRET[:12]]),

@@ -16,7 +16,7 @@ from atgen_core import (
     Problem,
 )
 from atgen_core.templates import PromptTemplate
-from atgen_openai_annotator.client import ChatOutcome, ChatRequest, api_key_problems, read_api_key
+from atgen_openai_annotator.client import ChatOutcome, ChatRequest, endpoint_problems, read_api_key
 from atgen_openai_annotator.config import AnnotatorConfig
 from atgen_openai_annotator.consistency import vote
 from atgen_openai_annotator.postprocess import Processed, postprocess
@@ -84,8 +84,8 @@ class OpenAIAnnotator(Annotator[AnnotatorConfig]):
     # ------------------------------------------------------------------ money
 
     def preflight(self, ctx: PreflightContext) -> list[Problem]:
-        """The key variable must be set before the run starts (not found after the first selection)."""
-        return api_key_problems(self.config.api_key_env, ctx)
+        """The key variable set and the endpoint's host resolvable, before the run starts."""
+        return endpoint_problems(self.config, ctx)
 
     def max_cost(self, item: AnnotationItem) -> float:
         """Upper bound of the cost of ``item``: prompt tokens from UTF-8 bytes (system prompt, item, and

@@ -30,13 +30,14 @@ from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
 from atgen_core import PreflightContext, Problem
 from atgen_core.errors import AtgenError
+from atgen_core.network import unreachable_host
 
 if TYPE_CHECKING:
     import httpx2
 
     from atgen_openai_annotator.config import ClientConfig
 
-__all__ = ["ChatClient", "ChatOutcome", "ChatRequest", "ChatResponse", "MissingAPIKeyError", "api_key_problems",
+__all__ = ["ChatClient", "ChatOutcome", "ChatRequest", "ChatResponse", "MissingAPIKeyError", "endpoint_problems",
            "read_api_key"]
 
 FATAL_STATUS = frozenset({401, 403, 404})
@@ -50,14 +51,21 @@ class MissingAPIKeyError(AtgenError, RuntimeError):
     """The environment variable named by ``api_key_env`` is not set."""
 
 
-def api_key_problems(env_name: str | None, ctx: PreflightContext) -> list[Problem]:
-    """The problem of an unset key variable, found before a run starts (the value is never shown)."""
-    if env_name is None or ctx.environ.get(env_name, "").strip():
-        return []
-    return [Problem(
-        ctx.field("api_key_env"), f"environment variable {env_name} is not set",
-        hint=f"export the API key as {env_name}, or set api_key_env to null for an endpoint without keys",
-    )]
+def endpoint_problems(config: ClientConfig, ctx: PreflightContext) -> list[Problem]:
+    """What stops every request before a run starts: an unset key variable (its value is never shown),
+    a ``base_url`` whose host name does not resolve (a typo, or no network)."""
+    problems = []
+    env_name = config.api_key_env
+    if env_name is not None and not ctx.environ.get(env_name, "").strip():
+        problems.append(Problem(
+            ctx.field("api_key_env"), f"environment variable {env_name} is not set",
+            hint=f"export the API key as {env_name}, or set api_key_env to null for an endpoint without keys",
+        ))
+    unreachable = unreachable_host(config.base_url, ctx.environ)
+    if unreachable is not None:
+        problems.append(Problem(ctx.field("base_url"), unreachable,
+                                hint="check the address for typos, and the network"))
+    return problems
 
 
 def read_api_key(env_name: str | None) -> str | None:

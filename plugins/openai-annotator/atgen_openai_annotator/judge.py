@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from atgen_core import Metric, MetricContext, MetricKey, MetricResult, PreflightContext, Problem
 from atgen_core.templates import PromptTemplate
-from atgen_openai_annotator.client import ChatRequest, api_key_problems, read_api_key
+from atgen_openai_annotator.client import ChatRequest, endpoint_problems, read_api_key
 from atgen_openai_annotator.config import JudgeConfig
 from atgen_openai_annotator.postprocess import strip_reasoning
 from atgen_openai_annotator.runner import RequestRunner
@@ -61,8 +61,8 @@ class LLMJudge(Metric[JudgeConfig]):
     Config = JudgeConfig
 
     def preflight(self, ctx: PreflightContext) -> list[Problem]:
-        """The key variable must be set before the run starts (not found after the first selection)."""
-        return api_key_problems(self.config.api_key_env, ctx)
+        """The key variable set and the endpoint's host resolvable, before the run starts."""
+        return endpoint_problems(self.config, ctx)
 
     def keys(self) -> Mapping[str, MetricKey]:
         key = self.config.key
