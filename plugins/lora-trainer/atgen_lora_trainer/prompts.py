@@ -18,10 +18,12 @@ with the tokenizer's special tokens (e.g. BOS), and the completion is ``target``
 (with the tokenizer's end token).
 
 Prompts longer than ``max_input_tokens`` lose the start of the user message (the template tokens are kept).
+The first such prompt is logged as a warning (an instruction at the start of the prompt is lost with it).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,6 +31,8 @@ from typing import Any, Literal
 from atgen_core.errors import AtgenError
 
 __all__ = ["EncodedPair", "PromptFormat", "PromptSettingsError"]
+
+log = logging.getLogger("atgen")
 
 
 class PromptSettingsError(AtgenError, ValueError):
@@ -74,6 +78,8 @@ class PromptFormat:
         self.use_chat = has_template and mode != "plain" and not encoder_decoder
         self.system_prompt = system_prompt
         self.max_input_tokens = max_input_tokens
+        self.prompts_cut = 0
+        """How many prompts lost their start to ``max_input_tokens`` so far."""
         if not self.use_chat and not encoder_decoder and tokenizer.eos_token_id is None:
             raise ValueError("the plain prompt format needs an EOS token, and the tokenizer has none")
         overhead = len(self._encode_rendered(self.render(""))) if self.use_chat else 0
@@ -120,6 +126,13 @@ class PromptFormat:
         limit = self.max_input_tokens
         if len(ids) <= limit:
             return ids
+        self.prompts_cut += 1
+        if self.prompts_cut == 1:
+            log.warning(
+                "a prompt of %d tokens is longer than max_input_tokens = %d and loses its start (an instruction "
+                "before {input} with it; later cuts are not logged): raise model.max_input_tokens, shorten "
+                "inputs with data.max_input_chars, or put the instruction after {input}", len(ids), limit,
+            )
         content = list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         excess = len(ids) - limit
         for _ in range(6):

@@ -83,11 +83,18 @@ def test_plain_format_without_template(plain_model_dir: Path) -> None:
         PromptFormat(tok, mode="chat")
 
 
-def test_long_prompts_lose_their_start_but_keep_the_template() -> None:
+def test_long_prompts_lose_their_start_but_keep_the_template(caplog: pytest.LogCaptureFixture) -> None:
     tok = make_tokenizer(CHATML_TEMPLATE, "<|im_end|>")
     fmt = PromptFormat(tok, max_input_tokens=40)
     long_prompt = " ".join(["The quick brown fox jumps over the lazy dog."] * 20) + " END"
+    assert fmt.prompt_ids(["short"]) and fmt.prompts_cut == 0 and not caplog.records
     (ids,) = fmt.prompt_ids([long_prompt])
+    fmt.prompt_ids([long_prompt, long_prompt])
+    # Counted every time, said once: the user learns that the start of prompts is lost, and how to fix it.
+    assert fmt.prompts_cut == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "longer than max_input_tokens = 40" in warnings[0], warnings
+    assert "raise model.max_input_tokens" in warnings[0]
     assert len(ids) <= 40
     text = tok.decode(ids)
     assert text.startswith("<|im_start|>user\n")
