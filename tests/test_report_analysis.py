@@ -401,3 +401,32 @@ def test_report_cli_include_unfinished(tmp_path: Path) -> None:
     assert "(2 runs)" in proc.stdout and "included anyway" in proc.stderr
     bad = subprocess.run([*args, "-m", "nope"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "metric 'nope' is not in the runs; they report: score" in bad.stderr
+
+
+def test_a_dip_of_random_is_not_counted_as_a_saving() -> None:
+    # Random falls from 16 to 32 labels (as on E2E: 0.604 -> 0.581) and is back only at 64. A strategy a
+    # little above random at 32 "reaches random's score" before 16 labels, but so does random itself:
+    # the saving is 1x, not 32 / 15 = 2.1x as when the budget was the numerator.
+    xs = [0, 16, 32, 64]
+    random = SeedCurves([1, 2], xs, np.array([[0.30, 0.60, 0.57, 0.62], [0.30, 0.60, 0.59, 0.64]]))
+    smart = SeedCurves([1, 2], xs, np.array([[0.30, 0.60, 0.60, 0.62], [0.30, 0.60, 0.61, 0.64]]))
+    b32 = compare(smart, random).budgets[1]
+    assert b32.labels == 32 and b32.labels_to_reach == pytest.approx(16 * 0.28 / 0.30)
+    assert b32.random_labels_to_reach == pytest.approx(16 * 0.28 / 0.30)
+    assert b32.savings == pytest.approx(1.0) and b32.savings_ci == pytest.approx((1.0, 1.0))
+    # Where random rises, its own labels are the budget and the ratio is budget / labels to reach.
+    b64 = compare(smart, random).budgets[2]
+    assert b64.random_labels_to_reach == pytest.approx(64.0) and b64.savings == pytest.approx(1.0)
+
+
+def test_the_verdict_does_not_call_a_lead_over_a_dip_of_random_a_saving() -> None:
+    from atgen_core.analysis.verdict import strategy_verdict
+
+    xs = [0, 16, 32]
+    random = SeedCurves([1, 2, 3], xs, np.array([[0.3, 0.60, 0.57], [0.3, 0.61, 0.58], [0.3, 0.59, 0.56]]))
+    smart = SeedCurves([1, 2, 3], xs, np.array([[0.3, 0.60, 0.59], [0.3, 0.61, 0.60], [0.3, 0.59, 0.585]]))
+    kind, clause = strategy_verdict("smart", compare(smart, random))
+    assert kind == "ahead" and "saves" not in clause, clause
+    assert clause.startswith("smart is significantly ahead at 32 labels, +0.022 [0.020, 0.025]"), clause
+    # Random's mean at 32 labels (0.57) is on its own curve at 16 * 0.27 / 0.30 = 14.4 labels.
+    assert "yet no labels saved: random's curve dipped and had this score at 14 labels" in clause, clause

@@ -26,8 +26,10 @@ DEFINITIONS = """## Definitions
   random, the mean curves are recomputed and every quantity is derived again.
 - **Labels to reach**: the first label count at which the strategy's mean curve reaches random's mean
   score at that budget (linear interpolation between evaluated points; "not reached" when it never does
-  within the evaluated range). **Savings ×** = budget / labels to reach (2.0 = random's score with half
-  the labels).
+  within the evaluated range). **Savings ×** = the labels random itself first reaches that score with /
+  the strategy's labels to reach (2.0 = random's score with half the labels). On a rising random curve
+  the first is the budget; where random's mean dipped below an earlier point, it is the earlier label
+  count (shown as "random: n"), so a dip of random is not counted as a saving.
 - **Within noise**: the 95% interval of the mean paired score difference (strategy − random, same seed)
   at that budget contains 0 (or there is one seed only: no noise estimate); savings are then not
   printed. Savings are undefined when random's mean at that budget is not above its first point by more
@@ -78,7 +80,11 @@ def _reach_cell(b: Mapping[str, Any]) -> str:
     if not b["random_improved"]:
         return "–"
     value = "not reached" if b["labels_to_reach"] is None else fmt_num(b["labels_to_reach"], 1)
-    return f"{value} {fmt_ci(b['labels_to_reach_ci'], 1, open_high='not reached')}"
+    cell = f"{value} {fmt_ci(b['labels_to_reach_ci'], 1, open_high='not reached')}"
+    own = b.get("random_labels_to_reach")
+    if own is not None and own < b["labels"] - 0.05:
+        cell += f" (random: {fmt_num(own, 1)})"
+    return cell
 
 
 def _power_cells(b: Mapping[str, Any]) -> str:

@@ -137,7 +137,11 @@ class BudgetComparison:
     random_improved: bool
     labels_to_reach: float | None = None
     labels_to_reach_ci: tuple[float, float] | None = None
+    random_labels_to_reach: float | None = None
+    """The labels random's own mean curve first reaches its score at this budget with: the budget itself
+    on a rising curve, fewer where random dipped (then its score here was already had earlier)."""
     savings: float | None = None
+    """``random_labels_to_reach / labels_to_reach``: a dip of random is not counted as a saving."""
     savings_ci: tuple[float, float] | None = None
     detectable: float | None = None
     """The smallest true difference these seeds find at 80% power (see :func:`detectable_difference`)."""
@@ -166,9 +170,10 @@ class Comparison:
         return asdict(self)
 
 
-def _savings(budget: float, reach: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.where(np.isinf(reach), 0.0, budget / reach)
+def _savings(own: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Random's labels for its score over the strategy's labels for it (0 where never reached)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isinf(reach), 0.0, own / reach)
 
 
 def compare(mine: SeedCurves, ref: SeedCurves, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Comparison:
@@ -204,10 +209,14 @@ def compare(mine: SeedCurves, ref: SeedCurves, *, samples: int = BOOTSTRAP_SAMPL
         if improved:
             reach = float(first_reach(xs, mean_a[None, :], np.array([mean_b[j]]))[0])
             boot_reach = first_reach(xs, boot_a, boot_b[:, j])
+            # Random's own labels for its score: the budget on a rising curve, fewer where it dipped.
+            own = float(first_reach(xs, mean_b[None, :], np.array([mean_b[j]]))[0])
+            boot_own = first_reach(xs, boot_b, boot_b[:, j])
             item.labels_to_reach = None if math.isinf(reach) else reach
             item.labels_to_reach_ci = percentile_ci(boot_reach)
-            item.savings = None if math.isinf(reach) else float(_savings(xs[j], np.array([reach]))[0])
-            item.savings_ci = percentile_ci(_savings(xs[j], boot_reach))
+            item.random_labels_to_reach = own
+            item.savings = None if math.isinf(reach) else float(_savings(np.array([own]), np.array([reach]))[0])
+            item.savings_ci = percentile_ci(_savings(boot_own, boot_reach))
         budgets.append(item)
     aulc_a, aulc_b = mine.aulc_per_seed(), ref.aulc_per_seed()
     aulc_diffs = np.array([aulc_a[s] - aulc_b[s] for s in seeds], dtype=float)

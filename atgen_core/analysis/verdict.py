@@ -65,6 +65,12 @@ def strategy_verdict(label: str, comparison: Comparison) -> tuple[str, str]:
     if ahead:
         b = _pick(ahead)
         gain = f"{b.diff:+.3f} {fmt_ci(b.diff_ci, 3)}"
+        if b.savings is not None and b.savings <= 1.0 + 1e-9:
+            # Ahead of a dip: random itself had this score with fewer labels, so nothing is saved.
+            own = b.random_labels_to_reach if b.random_labels_to_reach is not None else b.labels
+            gain += f", yet no labels saved: random's curve dipped and had this score at {own:.0f} labels"
+            verb = "significantly " if b.p_value < ALPHA else ""
+            return "ahead", f"{label} is {verb}ahead at {b.labels} labels, {gain} ({p_text(b)})"
         if b.savings is not None:
             gain = f"{fmt_num(b.savings)}x {fmt_ci(b.savings_ci)}"
         elif not b.random_improved:
