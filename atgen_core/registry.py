@@ -30,8 +30,15 @@ __all__ = [
 
 
 def close_matches(word: str, candidates: Sequence[str], n: int = 3) -> list[str]:
-    """Up to ``n`` candidates that look like ``word`` (for "did you mean ...?" hints)."""
-    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
+    """Up to ``n`` candidates that look like ``word`` (for "did you mean ...?" hints); a candidate that
+    differs only in case, or in ``-`` / ``_`` / space, comes first ("HUDS" -> "huds")."""
+    def plain(text: str) -> str:
+        return text.lower().replace("_", "-").replace(" ", "-")
+
+    same = [c for c in candidates if plain(c) == plain(word) and c != word]
+    lowered = {plain(c): c for c in candidates}
+    near = [lowered[m] for m in difflib.get_close_matches(plain(word), list(lowered), n=n, cutoff=0.6)]
+    return list(dict.fromkeys(same + near))[:n]
 
 
 @dataclass(frozen=True)

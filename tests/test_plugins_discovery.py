@@ -748,3 +748,13 @@ def test_every_kind_has_exactly_one_registration_hook() -> None:
     for hook in registration:
         fn = getattr(hookspecs, hook)
         assert inspect.signature(fn).parameters == {}, f"{hook} must take no arguments"
+
+
+def test_a_name_in_other_case_or_with_underscores_suggests_the_registered_one() -> None:
+    from atgen_core.registry import close_matches
+
+    names = ["huds", "facility-location", "random", "hadas"]
+    assert close_matches("HUDS", names)[0] == "huds"
+    assert close_matches("facility_location", names)[0] == "facility-location"
+    assert close_matches("Facility Location", names)[0] == "facility-location"
+    assert close_matches("xyz", names) == []
