@@ -78,7 +78,8 @@ def _one_cell(args: argparse.Namespace) -> int:
     from atgen_core.bench.validate import validate_benchmark
 
     apply_threads(args.threads or default_threads(1))
-    valid = validate_benchmark(args.spec, load_registry_for(args))
+    # The parent checked the environment of every cell; the cell's own run checks it again for itself.
+    valid = validate_benchmark(args.spec, load_registry_for(args), environment=False)
     state = run_cell(valid, args.cell, progress=False)
     return ELSEWHERE_EXIT if state == "elsewhere" else 0
 
