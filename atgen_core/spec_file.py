@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from atgen_core.errors import SpecError, SpecIssue
+from atgen_core.suggest import nearest_path_hint
 
 __all__ = ["LoadedSpec", "dotted_path", "load_spec_file"]
 
@@ -70,7 +71,8 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError([SpecIssue("", f"spec file not found: {file}")], source=str(file)) from None
+        hint = nearest_path_hint(file, pattern="*.json")
+        raise SpecError([SpecIssue("", f"spec file not found: {file}", hint=hint)], source=str(file)) from None
     except IsADirectoryError:
         raise SpecError([SpecIssue("", f"{file} is a directory, not a spec file")], source=str(file)) from None
     except UnicodeDecodeError as exc:

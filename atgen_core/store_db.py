@@ -16,6 +16,7 @@ from typing import Any
 from atgen_core.errors import StoreError
 from atgen_core.runlock import LOCK_NAME
 from atgen_core.store_schema import MIGRATIONS, SCHEMA, STORE_VERSION
+from atgen_core.suggest import nearest_path_hint
 
 __all__ = ["DB_NAME", "StoreBase"]
 
@@ -29,7 +30,9 @@ class StoreBase:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DB_NAME
         if (not create or read_only) and not self.path.exists():
-            raise StoreError(f"{self.run_dir} is not an atgen run directory (no {DB_NAME})")
+            hint = nearest_path_hint(self.run_dir, keep=lambda p: (p / DB_NAME).is_file())
+            raise StoreError(f"{self.run_dir} is not an atgen run directory (no {DB_NAME})"
+                             + (f"; {hint}" if hint else ""))
         if self.path.exists() and self.path.is_file() and self.path.stat().st_size == 0:
             raise StoreError(self._empty_store_message())
         self._lock = threading.RLock()

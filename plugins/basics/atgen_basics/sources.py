@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import os
 import re
@@ -16,6 +15,7 @@ from pydantic import Field, field_validator
 from atgen_core import DataContext, DataSource, PluginConfig, PreflightContext, Problem
 from atgen_core.errors import DataError
 from atgen_core.network import unreachable_host
+from atgen_core.suggest import nearest_path_hint
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -100,12 +100,8 @@ def read_table(path: Path) -> list[Mapping[str, Any]]:
 def _missing_hint(path: Path) -> str:
     """A near name in the same folder, when there is one; where relative paths are resolved from."""
     hint = "relative paths are resolved against the spec file's folder"
-    if path.parent.is_dir():
-        names = sorted(p.name for p in path.parent.iterdir())
-        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.7)
-        if close:
-            return f"did you mean {close[0]!r}? {hint}"
-    return hint
+    near = nearest_path_hint(path, cutoff=0.7)
+    return f"{near} {hint}" if near else hint
 
 
 class FilesConfig(PluginConfig):

@@ -170,5 +170,5 @@ def test_a_missing_data_file_suggests_a_near_name_in_its_folder(tmp_path: Path) 
     ctx = PreflightContext(path="data.source", model=ModelSpec(path="m"), base_dir=tmp_path)
     hints = {p.path: p.hint for p in source.preflight(ctx)}
     assert hints["data.source.config.train"] is not None
-    assert hints["data.source.config.train"].startswith("did you mean 'docs.jsonl'?")
+    assert hints["data.source.config.train"].startswith(f"did you mean {str(tmp_path / 'docs.jsonl')!r}?")
     assert "did you mean" not in (hints["data.source.config.test"] or "")

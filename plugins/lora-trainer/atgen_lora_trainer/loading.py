@@ -9,7 +9,6 @@ place at the end, so a killed process or two processes converting at once never 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib.util
 import json
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from atgen_core import ModelSpec
 from atgen_core.errors import AtgenError
+from atgen_core.suggest import nearest_path_hint
 
 if TYPE_CHECKING:
     import torch
@@ -100,13 +100,9 @@ def builtin_smollm2_gguf() -> Path:
 
 
 def _near_gguf(missing: Path) -> str:
-    """``"; did you mean ...?"`` naming a .gguf file of the same folder, or ``""``."""
-    folder = missing.parent
-    if not folder.is_dir():
-        return ""
-    files = sorted(p.name for p in folder.glob("*.gguf"))
-    close = difflib.get_close_matches(missing.name, files, n=1, cutoff=0.5) or files[:1]
-    return f"; did you mean {str(folder / close[0])!r}?" if close else ""
+    """``"; did you mean ...?"`` naming the closest .gguf file of the same folder, or ``""``."""
+    hint = nearest_path_hint(missing, pattern="*.gguf", cutoff=0.5)
+    return f"; {hint}" if hint else ""
 
 
 def _folder_contents(folder: Path) -> str:
