@@ -294,7 +294,7 @@ def load_data(
         pool = [e for e in train if e.id not in test_ids]
     else:
         if spec.test_size is None:
-            raise DataError("data: set test_split or test_size to get a test set")
+            raise DataError("data.test_size: no test set: set data.test_split or data.test_size")
         count = int(spec.test_size) if spec.test_size >= 1 else max(1, round(spec.test_size * len(train)))
         if count >= len(train):
             raise DataError(f"data.test_size: {count} test rows leave no pool (the split has {len(train)} rows)")

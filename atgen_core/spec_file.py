@@ -61,6 +61,19 @@ def _plain(value: Any, path: tuple[Any, ...], issues: list[SpecIssue]) -> Any:
     return value
 
 
+def _json_hint(text: str, pos: int) -> str | None:
+    """The usual cause of a JSON error at ``pos``: a trailing comma, a comment, single quotes."""
+    before = text[:pos].rstrip()
+    here = text[pos:pos + 2]
+    if before.endswith(",") and here[:1] in ("}", "]"):
+        return "remove the comma before the closing bracket (JSON allows no trailing comma)"
+    if here in ("//", "/*") or here[:1] == "#":
+        return "JSON has no comments: remove it"
+    if here[:1] == "'":
+        return "JSON strings and keys use double quotes"
+    return None
+
+
 def load_spec_file(path: str | Path) -> dict[str, Any]:
     """Read a spec file as a dict; malformed JSON is reported with its line and column.
 
@@ -86,7 +99,8 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
         data = json.loads(text, object_pairs_hook=_object_hook)
     except json.JSONDecodeError as exc:
         raise SpecError(
-            [SpecIssue("", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")],
+            [SpecIssue("", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                       hint=_json_hint(text, exc.pos))],
             source=str(file),
         ) from None
     except RecursionError:

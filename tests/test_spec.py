@@ -143,3 +143,40 @@ def test_run_with_a_missing_column_fails_before_any_work(tmp_path: Path) -> None
     assert "column 'input' not found" in proc.stderr and "available columns: target, text" in proc.stderr
     assert 'set "input_column": "text" in data' in proc.stderr
     assert not (tmp_path / "run" / "labels.jsonl").exists()
+
+
+@pytest.mark.parametrize(("text", "hint"), [
+    ('{"name": "t",\n "seed": 3,\n}', "remove the comma before the closing bracket (JSON allows no trailing comma)"),
+    ('{"x": [1, 2,]}', "remove the comma before the closing bracket (JSON allows no trailing comma)"),
+    ('{"name": "t", // my run\n "seed": 3}', "JSON has no comments: remove it"),
+    ("{'name': 't'}", "JSON strings and keys use double quotes"),
+    ('{"name": "t" "seed": 3}', None),
+])
+def test_malformed_json_says_the_usual_cause(tmp_path: Path, text: str, hint: str | None) -> None:
+    path = tmp_path / "spec.json"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_spec_file(path)
+    (issue,) = info.value.issues
+    assert issue.message.startswith("malformed JSON at line") and issue.hint == hint
+
+
+def test_a_bad_schedule_is_reported_at_loop_schedule_in_our_words(registry) -> None:  # type: ignore[no-untyped-def]
+    raw = good_spec()
+    raw["loop"] = {"schedule": [16, 8]}
+    found = issues(raw, registry)
+    assert found == {"loop.schedule": "loop.schedule: must hold positive, strictly increasing label totals "
+                                      "(cumulative), e.g. [16, 32, 64] (got [16, 8])"}
+
+
+def test_an_invalid_test_size_is_reported_once_not_again_as_a_missing_test_set(tmp_path: Path) -> None:
+    raw = good_spec()
+    raw["data"]["test_size"] = "twenty"
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(raw))
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    proc = subprocess.run([sys.executable, "-m", "atgen_core", "validate", str(path), "-p", "atgen_test_components"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2
+    problems = [line for line in proc.stderr.splitlines() if line.startswith("  ")]
+    assert len(problems) == 1 and problems[0].startswith("  data.test_size: Input should be a valid number"), problems

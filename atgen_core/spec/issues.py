@@ -72,10 +72,16 @@ def issues_from_validation(exc: ValidationError, prefix: tuple[Any, ...], root: 
             yield SpecIssue(dotted_path(prefix + loc), "unknown key", hint=hint)
             continue
         message = err["msg"]
+        value = err.get("input")
         ctx = err.get("ctx") or {}
         if err["type"] == "literal_error" and "expected" in ctx:
             hint = f"allowed: {ctx['expected']}"
-        yield SpecIssue(dotted_path(prefix + loc), message, value=err.get("input"), hint=hint)
+        if err["type"] == "value_error":
+            # Our validators' own sentences: pydantic's "Value error, " prefix adds nothing, and a whole
+            # section echoed back as the value only hides the message.
+            message = message.removeprefix("Value error, ")
+            value = None if isinstance(value, Mapping) else value
+        yield SpecIssue(dotted_path(prefix + loc), message, value=value, hint=hint)
 
 
 def non_finite_paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[str]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from atgen_core.components import Budget, ModelSpec
 
@@ -116,6 +116,13 @@ class LoopSpec(_Strict):
         "schedule[r] - schedule[r-1].",
     )
 
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (any(n < 1 for n in value) or any(b <= a for a, b in itertools.pairwise(value))):
+            raise ValueError("must hold positive, strictly increasing label totals (cumulative), e.g. [16, 32, 64]")
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _derive_from_schedule(cls, data: Any) -> Any:
@@ -126,7 +133,7 @@ class LoopSpec(_Strict):
         if not schedule or not all(isinstance(n, int) and not isinstance(n, bool) for n in schedule):
             return data  # the field validation reports it
         if any(n < 1 for n in schedule) or any(b <= a for a, b in itertools.pairwise(schedule)):
-            raise ValueError(f"schedule must hold positive, strictly increasing label totals, got {schedule}")
+            return data  # the schedule's own validator reports it, at loop.schedule
         derived = {
             "initial_size": schedule[0],
             "iterations": len(schedule) - 1,
