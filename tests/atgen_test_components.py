@@ -50,7 +50,7 @@ from atgen_core import (
     TrainResult,
     hookimpl,
 )
-from atgen_core.errors import DataError
+from atgen_core.errors import AtgenError, DataError
 from atgen_core.types import ProgressFn, no_progress
 
 _TOPIC = re.compile(r"topic (\d+)")
@@ -150,6 +150,7 @@ class FakeTrainerConfig(PluginConfig):
     crash_marker: str | None = Field(None, description="SIGKILL once during training (marker file path).")
     crash_round: int = Field(1, description="Round whose training crashes.")
     log_file: str | None = Field(None, description="Append one JSON line per training call.")
+    user_error: str | None = Field(None, description="Fail every training with this user error (exit 2).")
 
 
 class FakeTrainer(Trainer):
@@ -169,6 +170,8 @@ class FakeTrainer(Trainer):
             with open(self.config.log_file, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"round": ctx.iteration, "n": len(ctx.examples), "pid": os.getpid(),
                                          "threads": os.environ.get("OMP_NUM_THREADS")}) + "\n")
+        if self.config.user_error:
+            raise AtgenError(self.config.user_error)
         ctx.output_dir.mkdir(parents=True, exist_ok=True)
         if ctx.iteration == self.config.crash_round:
             (ctx.output_dir / "partial").write_text("half-written", encoding="utf-8")

@@ -265,6 +265,21 @@ def test_cells_run_in_parallel_worker_processes(tmp_path: Path, registry: Any, m
     assert len(list((root / "logs").glob("*.log"))) == 4
 
 
+def test_a_user_error_in_one_cell_stops_the_grid_instead_of_repeating_in_every_cell(
+    tmp_path: Path, registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    path = write_bench(tmp_path, seeds=[1, 2, 3], base={"trainer": {"name": "fake-trainer", "config": {
+        "log_file": str(tmp_path / "train.log"), "user_error": "the API rejected the key"}}})
+    with pytest.raises(BenchmarkError) as info:
+        run_benchmark(path, registry=registry, progress=False, jobs=2, threads=1, plugins=["atgen_test_components"])
+    message = str(info.value)
+    # The two cells that were running fail with the reason from their log; the other four never start.
+    assert message.count("failed with a user error (exit 2: the API rejected the key; see ") == 2, message
+    assert "not started after that user error:" in message, message
+    assert len(train_log(tmp_path)) == 2
+
+
 def test_two_benchmark_processes_on_one_grid_share_the_work(tmp_path: Path) -> None:
     path = write_bench(tmp_path, seeds=[1, 2])
     env = {**os.environ, "PYTHONPATH": str(TESTS)}

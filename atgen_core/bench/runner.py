@@ -27,7 +27,7 @@ from typing import Any
 from atgen_core.bench.grid import BenchmarkError, BenchmarkSpec
 from atgen_core.bench.shared import GroupLock, SharedRound
 from atgen_core.bench.validate import ValidBenchmark, validate_benchmark
-from atgen_core.errors import RunLockedError
+from atgen_core.errors import AtgenError, RunLockedError
 
 __all__ = ["ELSEWHERE_EXIT", "apply_threads", "default_threads", "record_benchmark_json", "run_benchmark",
            "run_cell"]
@@ -35,6 +35,7 @@ __all__ = ["ELSEWHERE_EXIT", "apply_threads", "default_threads", "record_benchma
 log = logging.getLogger("atgen")
 
 ELSEWHERE_EXIT = 75
+NOT_STARTED = "not started"
 """Exit code of a cell worker whose run directory is held by another process."""
 
 POLL_SECONDS = 5.0
@@ -185,7 +186,16 @@ def _worker(valid: ValidBenchmark, index: int, threads: int, plugins: Sequence[s
         code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, check=False).returncode
     if code == ELSEWHERE_EXIT:
         return "elsewhere"
+    if code == AtgenError.exit_code:
+        return f"failed with a user error (exit {code}: {_last_error(log_file)}; see {log_file})"
     return "finished" if code == 0 else f"failed (exit {code}; see {log_file})"
+
+
+def _last_error(log_file: Path) -> str:
+    """The ``error: ...`` line a cell's log ends with (its first 300 characters), or a pointer to the log."""
+    lines = [line for line in log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+             if line.startswith("error: ")]
+    return lines[-1][len("error: "):][:300] if lines else "no error line in the log"
 
 
 class _Pace:
@@ -218,17 +228,24 @@ def _pass(valid: ValidBenchmark, indices: list[int], jobs: int, threads: int, pl
     started = time.perf_counter()
     total = len(valid.cells)
     pace = _Pace(len(indices), jobs)
+    # A user error (exit 2: a key the API rejects, data the run cannot use, ...) passed the grid's checks
+    # but would most likely repeat in every cell: no further cell is started after one.
+    stop = threading.Event()
 
     def one(index: int) -> str:
         from atgen_core.bench.status import cell_status
 
         cell = valid.cells[index]
+        if stop.is_set():
+            return NOT_STARTED
         done_before = cell_status(cell.run_dir).state == "finished"
         # A finished cell is still opened: it publishes its shared work for the cells still to run.
         log.info("[%d/%d] %s: %s", index + 1, total, cell.title(), "already finished" if done_before else "starting")
         cell_started = time.perf_counter()
         state = (run_cell(valid, index, progress=progress) if jobs == 1
                  else _worker(valid, index, threads, plugins))
+        if state.startswith("failed with a user error"):
+            stop.set()
         if done_before and state == "finished":
             pace.done(None)
             return state
@@ -267,6 +284,11 @@ def run_benchmark(path: Path, *, registry: Any = None, progress: bool | None = N
     while pending:
         states = _pass(valid, pending, jobs, threads, plugins, progress)
         failed += [f"{valid.cells[i].title()}: {s}" for i, s in states.items() if s.startswith("failed")]
+        skipped = [valid.cells[i].title() for i, s in states.items() if s == NOT_STARTED]
+        if skipped:
+            failed.append(f"not started after that user error: {', '.join(skipped)} (fix it, then run the "
+                          "benchmark again: finished cells are kept)")
+            break
         pending = [i for i, s in states.items() if s == "elsewhere"]
         for i in pending:
             if _is_locked(valid.cells[i].run_dir):
