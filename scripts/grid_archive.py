@@ -5,8 +5,8 @@ ran on may be gone before it finishes. The report reads only each run's store (`
 ``atgen benchmark`` skips a cell whose store says it finished, so the stores of the finished cells are
 all that needs to travel:
 
-    python scripts/grid_archive.py save runs/bench-e2e-128 docs/reference/e2e-128/finished-runs.tar.gz
-    python scripts/grid_archive.py restore docs/reference/e2e-128/finished-runs.tar.gz runs/bench-e2e-128
+    python scripts/grid_archive.py save runs/bench-e2e-128 docs/reference/e2e-128/finished-runs.tar.xz
+    python scripts/grid_archive.py restore docs/reference/e2e-128/finished-runs.tar.xz runs/bench-e2e-128
 
 ``save`` writes a compacted copy of every finished store (``VACUUM INTO``, so the write-ahead log is
 folded in and the live file is never touched) plus ``benchmark.json``, merged with the cells already in
@@ -36,7 +36,7 @@ def _old_members(archive: Path, tmp: Path) -> dict[str, Path]:
     if not archive.exists():
         return {}
     found = {}
-    with tarfile.open(archive, "r:gz") as tar:
+    with tarfile.open(archive, "r:*") as tar:
         for member in tar.getmembers():
             if member.isfile():
                 tar.extract(member, tmp / "old", filter="data")
@@ -63,7 +63,10 @@ def save(bench_dir: Path, archive: Path) -> int:
             members["benchmark.json"] = bench_dir / "benchmark.json"
         archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_name(archive.name + ".tmp")
-        with tarfile.open(partial, "w:gz") as tar:
+        # xz with a 64 MB window compresses across files: every store of a grid holds the same pool
+        # (E2E: 3.2 MB as .tar.gz, XSum: 6.9 MB; as .tar.xz 10x smaller). Other names get gzip.
+        xz = archive.name.endswith(".xz")
+        with tarfile.open(partial, "w:xz", preset=9) if xz else tarfile.open(partial, "w:gz") as tar:
             for name in sorted(members):
                 tar.add(members[name], arcname=name)
         partial.replace(archive)
@@ -75,7 +78,7 @@ def save(bench_dir: Path, archive: Path) -> int:
 def restore(archive: Path, bench_dir: Path) -> int:
     """Unpack the archived stores into ``bench_dir`` where a cell has no store yet; returns how many."""
     restored = 0
-    with tarfile.open(archive, "r:gz") as tar:
+    with tarfile.open(archive, "r:*") as tar:
         for member in tar.getmembers():
             target = bench_dir / member.name
             if not member.isfile() or target.exists():

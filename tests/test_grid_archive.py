@@ -69,3 +69,13 @@ def test_save_merges_with_the_archive_and_restore_never_overwrites(grid_archive:
     third = tmp_path / "machine-3"
     assert grid_archive.restore(archive, third) == 2
     assert cell_status(third / "random" / "seed-2").labels == 64
+
+
+def test_an_xz_name_gets_xz_and_both_formats_restore(grid_archive: ModuleType, tmp_path: Path) -> None:
+    bench = tmp_path / "bench"
+    _store(bench / "random" / "seed-1", "finished", [16])
+    for name, magic in (("finished.tar.xz", b"\xfd7zXZ\x00"), ("finished.tar.gz", b"\x1f\x8b")):
+        archive = tmp_path / name
+        assert grid_archive.save(bench, archive) == 1
+        assert archive.read_bytes()[: len(magic)] == magic
+        assert grid_archive.restore(archive, tmp_path / f"from-{name}") == 1
