@@ -10,7 +10,7 @@ import socket
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["PROXY_VARIABLES", "unreachable_host"]
+__all__ = ["PROXY_VARIABLES", "env_flag", "hub_endpoint", "unreachable_host"]
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 """Behind any of these the proxy resolves names, so a local lookup proves nothing."""
@@ -36,3 +36,13 @@ def unreachable_host(url: str, environ: Mapping[str, str]) -> str | None:
     except OSError as exc:
         return f"{host} cannot be reached (its name does not resolve: {exc.strerror or exc})"
     return None
+
+
+def env_flag(environ: Mapping[str, str], name: str) -> bool:
+    """Whether the variable ``name`` is set to a true value (``1``, ``true``, ``yes``; any case)."""
+    return environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def hub_endpoint(environ: Mapping[str, str]) -> str:
+    """The Hugging Face hub's address: ``HF_ENDPOINT`` (a mirror) or huggingface.co."""
+    return environ.get("HF_ENDPOINT") or "https://huggingface.co"

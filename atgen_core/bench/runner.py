@@ -35,8 +35,9 @@ __all__ = ["ELSEWHERE_EXIT", "apply_threads", "default_threads", "record_benchma
 log = logging.getLogger("atgen")
 
 ELSEWHERE_EXIT = 75
-NOT_STARTED = "not started"
 """Exit code of a cell worker whose run directory is held by another process."""
+NOT_STARTED = "not started"
+"""The state of a cell that was not started because another cell failed with a user error."""
 
 POLL_SECONDS = 5.0
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

@@ -71,12 +71,17 @@ def validate_benchmark(path: Path, registry: Any, cwd: Path | None = None, *,
     found: dict[tuple[str, str, str | None], tuple[SpecIssue, set[int]]] = {}
     resolved: list[ResolvedSpec] = []
     data_read = False
+    checked: set[int] = set()
     for cell in cells:
         # A started cell reads its stored examples, never the data files again.
-        read_data = not data_read and not run_has_progress(cell.run_dir)
+        read_data = environment and not data_read and not run_has_progress(cell.run_dir)
         data_read = data_read or read_data
+        # The environment (files, variables, model paths) is the same for every seed and budget of a
+        # strategy entry: checked once per entry, the other cells' specs alone.
+        first = environment and cell.entry not in checked
+        checked.add(cell.entry)
         try:
-            resolved.append(_check_cell(cell, registry, base_dir, environment, read_data))
+            resolved.append(_check_cell(cell, registry, base_dir, first or read_data, read_data))
         except SpecError as exc:
             for issue in exc.issues:
                 key = (issue.path, issue.message, issue.hint)

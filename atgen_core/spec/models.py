@@ -83,6 +83,11 @@ class DataSpec(_Strict):
     )
 
 
+def _increasing_totals(schedule: list[int]) -> bool:
+    """Positive label totals, each above the one before."""
+    return all(n >= 1 for n in schedule) and all(b > a for a, b in itertools.pairwise(schedule))
+
+
 class LoopSpec(_Strict):
     """The active-learning loop."""
 
@@ -119,7 +124,7 @@ class LoopSpec(_Strict):
     @field_validator("schedule")
     @classmethod
     def _check_schedule(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and (any(n < 1 for n in value) or any(b <= a for a, b in itertools.pairwise(value))):
+        if value is not None and not _increasing_totals(value):
             raise ValueError("must hold positive, strictly increasing label totals (cumulative), e.g. [16, 32, 64]")
         return value
 
@@ -132,7 +137,7 @@ class LoopSpec(_Strict):
         schedule = data["schedule"]
         if not schedule or not all(isinstance(n, int) and not isinstance(n, bool) for n in schedule):
             return data  # the field validation reports it
-        if any(n < 1 for n in schedule) or any(b <= a for a, b in itertools.pairwise(schedule)):
+        if not _increasing_totals(schedule):
             return data  # the schedule's own validator reports it, at loop.schedule
         derived = {
             "initial_size": schedule[0],

